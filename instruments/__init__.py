@@ -1,0 +1,1 @@
+"""Equity, convertible bond and preferred share: terms, lifecycle events and valuation."""

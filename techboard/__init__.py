@@ -1,0 +1,1 @@
+"""techboard: trading simulator for the tech-innovation board of a regional equity exchange."""

@@ -1,0 +1,30 @@
+"""The `techboard` command: one entry point, one module per subcommand in techboard.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each module in techboard.commands exposes register(subparsers) and sets a `func` default
+# that takes the parsed arguments and returns the exit status.
+COMMANDS = ("run", "replay", "auction", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="techboard", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"techboard.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `techboard` command and return its exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `techboard` command; each module exposes `register(subparsers)`."""
