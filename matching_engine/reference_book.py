@@ -417,9 +417,9 @@ class ReferenceEngine:
         needs_reference = book.spec.tie_break == TieBreak.SZSE
         _require(c.price > 0 or not needs_reference, Reason.MISSING_REFERENCE_PRICE)
         price, volume, imbalance = self.indicative(c.book, c.price)
-        self._emit(
-            EventKind.UNCROSSED, book, price=price, quantity=volume, leaves=imbalance, phase=c.phase
-        )
+        # Every event of the uncross carries the phase after it; PHASE closes them if it changed.
+        before, book.phase = book.phase, Phase(c.phase)
+        self._emit(EventKind.UNCROSSED, book, price=price, quantity=volume, leaves=imbalance)
         # Pairing the queues until one runs out trades min(D, S) = volume at the price.
         buys = deque(o for o in book.priority(Side.BUY) if volume and o.price >= price)
         sells = deque(o for o in book.priority(Side.SELL) if volume and o.price <= price)
@@ -428,8 +428,7 @@ class ReferenceEngine:
             for queue in (buys, sells):
                 if queue[0].leaves == 0:
                     queue.popleft()
-        if book.phase != c.phase:
-            book.phase = Phase(c.phase)
+        if book.phase != before:
             self._emit(EventKind.PHASE, book)
 
     def _set_phase(self, c: _Command) -> None:
