@@ -1,1 +1,1 @@
-"""The venue: boards and rules, sessions, accounts and risk, fees, clearing, market data, journal."""
+"""The venue: boards, rules, sessions, accounts and risk, fees, clearing, market data, journal."""
