@@ -9,6 +9,7 @@ local times "HH:MM" (or "HH:MM:SS") in Asia/Shanghai. docs/boards.md describes e
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -356,7 +357,7 @@ class Board:
         ):
             if mechanism in mechanisms and getattr(self, section) is None:
                 raise ValueError(f"a class trades by {mechanism}: the board needs [{section}]")
-        for before, after in zip(self.session, self.session[1:], strict=False):
+        for before, after in itertools.pairwise(self.session):
             if seconds_of_day(after.start) < seconds_of_day(before.end):
                 raise ValueError(
                     f"session phase {after.phase} at {after.start} starts before "

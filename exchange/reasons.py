@@ -8,7 +8,7 @@ every one of them. `reason_text` answers for every code of both layers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import IntEnum
+from enum import IntEnum, unique
 
 from matching_engine import reasons as core
 
@@ -16,8 +16,9 @@ VENUE_FIRST_CODE = 200
 MAX_CODE = 0xFFFF  # the event's reason field is a uint16
 
 
+@unique
 class VenueReason(IntEnum):
-    """Why the venue refused a command or an account operation."""
+    """Why the venue refused a command or an account operation (no two names share a code)."""
 
     UNKNOWN_INSTRUMENT = 200
     UNKNOWN_PARTICIPANT = 201
@@ -82,18 +83,17 @@ VENUE_TEXT: dict[int, str] = {
 
 
 def merge_registries(core_text: Mapping[int, str], venue_text: Mapping[int, str]) -> dict[int, str]:
-    """Return one code-to-text registry; raise ValueError on a collision or a misplaced code."""
-    misplaced = sorted(c for c in venue_text if not VENUE_FIRST_CODE <= c <= MAX_CODE)
-    if misplaced:
-        raise ValueError(
-            f"venue codes {misplaced} are outside {VENUE_FIRST_CODE}..{MAX_CODE} (uint16 events)"
-        )
-    core_misplaced = sorted(c for c in core_text if not 0 <= c < VENUE_FIRST_CODE)
-    if core_misplaced:
-        raise ValueError(f"core codes {core_misplaced} are outside 0..{VENUE_FIRST_CODE - 1}")
-    collisions = sorted(set(core_text) & set(venue_text))
-    if collisions:
-        raise ValueError(f"reason codes {collisions} are defined by both the core and the venue")
+    """Return one code-to-text registry; raise ValueError if a code is outside its layer's range.
+
+    The core owns 0..199 and the venue 200..65535, so the two can never collide.
+    """
+    for layer, text, low, high in (
+        ("core", core_text, 0, VENUE_FIRST_CODE - 1),
+        ("venue", venue_text, VENUE_FIRST_CODE, MAX_CODE),
+    ):
+        misplaced = sorted(c for c in text if not low <= c <= high)
+        if misplaced:
+            raise ValueError(f"{layer} codes {misplaced} are outside {low}..{high}")
     return {**core_text, **venue_text}
 
 
