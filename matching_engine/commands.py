@@ -76,9 +76,7 @@ def uncross(
     *, book: int = 0, then: Phase = Phase.CONTINUOUS, reference: int = 0, timestamp: int = 0
 ) -> np.ndarray:
     """Return an UNCROSS command: run the book's call auction, then switch to phase `then`."""
-    return command(
-        CommandKind.UNCROSS, book=book, phase=then, price=reference, timestamp=timestamp
-    )
+    return command(CommandKind.UNCROSS, book=book, phase=then, price=reference, timestamp=timestamp)
 
 
 def set_phase(phase: Phase, *, book: int = 0, timestamp: int = 0) -> np.ndarray:

@@ -381,11 +381,13 @@ def replay(
     sample: LobsterSample,
     engines: dict[str, Callable[[list[BookSpec]], MatchingEngine]],
     levels: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Replay a sample through each engine, compare every row, and time one batch call each.
 
     Returns the report: rows, checked, skipped (reason -> count), mismatches,
     execution_agreement, commands_per_s (per engine) and details of the first mismatch.
+    `progress(done, total)` is called every 5,000 rows.
     """
     levels = min(levels or sample.levels, sample.levels)
     plan = plan_replay(sample)
@@ -404,6 +406,8 @@ def replay(
     realigned = 0
     for i in range(1, len(sample)):
         lo, hi = plan.row_end[i - 1], plan.row_end[i]
+        if progress and i % 5000 == 0:
+            progress(i, len(sample))
         for name, engine in live.items():
             events = engine.process(plan.commands[lo:hi])
             for c in np.flatnonzero(plan.expected_contra[lo:hi]):

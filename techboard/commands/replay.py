@@ -1,0 +1,46 @@
+"""`techboard replay lobster MESSAGE_CSV ORDERBOOK_CSV`: real market data through the books."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from matching_engine.book import NumbaEngine
+from matching_engine.lobster import read_lobster, replay
+from matching_engine.reference_book import ReferenceEngine
+
+ENGINES = {"numba": NumbaEngine, "reference": ReferenceEngine}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `replay` subcommand."""
+    parser = subparsers.add_parser("replay", help="replay real market data through the books")
+    sources = parser.add_subparsers(dest="source", required=True)
+    lobster = sources.add_parser("lobster", help="a LOBSTER message file and its orderbook file")
+    lobster.add_argument("message_csv")
+    lobster.add_argument("orderbook_csv")
+    lobster.add_argument("--levels", type=int, help="levels to compare (default: all the file has)")
+    lobster.set_defaults(func=run_lobster)
+
+
+def progress(done: int, total: int) -> None:
+    """Print a progress line on stderr."""
+    print(f"replay: {done:,} of {total:,} rows", file=sys.stderr, flush=True)
+
+
+def lobster_report(message_csv: str, orderbook_csv: str, levels: int | None = None) -> dict:
+    """Replay a LOBSTER sample through both engines and return the report."""
+    sample = read_lobster(message_csv, orderbook_csv)
+    return replay(sample, ENGINES, levels=levels, progress=progress)
+
+
+def run_lobster(args: argparse.Namespace) -> int:
+    """Print the replay report as one JSON object; exit 1 on any mismatch."""
+    try:
+        report = lobster_report(args.message_csv, args.orderbook_csv, args.levels)
+    except (OSError, ValueError) as error:
+        print(f"techboard replay: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report))
+    return 1 if report["mismatches"] else 0
