@@ -32,6 +32,8 @@ def test_star_limits_are_20_percent_rounded_half_up_to_the_fen():
     assert price_limits(EQUITY, 100_300, listing_day=6) == (80_200, 120_400)
     # 10.025 is off the tick but a reference may be: 12.03 and 8.02 exactly
     assert price_limits(EQUITY, 100_250, listing_day=6) == (80_200, 120_300)
+    # 10.0125 x 1.2 = 12.015: exactly half a fen, rounded up to 12.02
+    assert price_limits(EQUITY, 100_125, listing_day=6) == (80_100, 120_200)
 
 
 def test_inward_rounding_rounds_the_upper_limit_down_and_the_lower_up():
