@@ -6,11 +6,10 @@ order of the other side at the execution price, which the engine must match agai
 resting order LOBSTER names (price-time priority checked against reality). Hidden executions
 (5), cross trades (6) and halts (7) leave the visible book alone and are counted.
 
-The book existed before the first message. It is seeded with the pre-open orders the messages
-name (each with the total quantity they later cancel or execute, queued in the order of their
-first mention) and, per price level, the volume the orderbook file shows beyond what the
-messages explain (pre-open orders never mentioned), read off the first row where that level is
-visible. After every message the top N levels are compared with the orderbook file.
+A level-N file carries only messages that touch the top N levels: orders submitted or cancelled
+deeper are inferred from the file (see _unsubmitted and _Planner.reconcile; docs/matching.md
+states the rules), so that after every message the top N levels can be compared with the
+orderbook file.
 """
 
 from __future__ import annotations
@@ -110,7 +109,7 @@ class ReplayPlan:
     expected_contra: np.ndarray  # int64 per command: the resting order an execution must hit
     queue_after: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
-    inferred_orders: int = 0  # orders the message file never submits (deep or pre-open)
+    inferred_orders: int = 0  # orders the file never submits (named later, or never named)
     inferred_volume: int = 0  # shares the orderbook shows that no message names
     removed_volume: int = 0  # shares gone from the orderbook that no message removes
 
@@ -178,7 +177,7 @@ def _unsubmitted(sample: LobsterSample) -> tuple[dict[int, list[int]], dict[int,
         end = min(int(known_at[k]) if k < len(known_ids) else len(sample), first[oid]) - 1
         level = terms[oid][:2]
         at = end
-        while at > 0 and level in visible.setdefault(at, _visible(sample.book[at])):
+        while at >= 0 and level in visible.setdefault(at, _visible(sample.book[at])):
             at -= 1
         placed.setdefault(at + 1, []).append(oid)
     return placed, terms
@@ -195,6 +194,7 @@ class _Planner:
         self.prices = (SortedList(), SortedList())  # non-empty levels per side
         self.where: dict[int, tuple[int, int]] = {}
         self.next_id = int(max(sample.order_id.max(), 0)) + 1
+        self.inferred_orders = 0
         self.inferred_volume = 0
         self.removed_volume = 0
         self.queue_after: dict[int, list[tuple[int, int]]] = {}  # execution row -> its level
@@ -231,6 +231,13 @@ class _Planner:
                 self.prices[side].remove(price)
         return max(entry[1], 0)
 
+    def infer(self, side: int, price: int, quantity: int, at: int) -> None:
+        """Rest an order no message names: volume the orderbook shows that was added unseen."""
+        self.rest(self.next_id, side, price, quantity, at)
+        self.next_id += 1
+        self.inferred_orders += 1
+        self.inferred_volume += quantity
+
     def quantity(self, side: int, price: int) -> int:
         return sum(e[1] for e in self.levels.get((side, price), ()))
 
@@ -256,9 +263,7 @@ class _Planner:
                     continue
                 diff = shown.get((side, price), 0) - self.quantity(side, price)
                 if diff > 0:
-                    self.rest(self.next_id, side, price, diff, at)
-                    self.next_id += 1
-                    self.inferred_volume += diff
+                    self.infer(side, price, diff, at)
                 elif diff < 0:
                     self.drop_stale(side, price, -diff, at)
 
@@ -291,27 +296,21 @@ class _Planner:
         side, price = self.where[oid]
         moved = self.drop_stale(side, price, 1 << 62, at, before=oid)
         if moved:
-            self.rest(self.next_id, side, price, moved, at)
-            self.next_id += 1
-            self.inferred_volume += moved
+            self.infer(side, price, moved, at)
 
 
 def plan_replay(sample: LobsterSample) -> ReplayPlan:
     """Turn a sample into the pre-open seed and the day's commands, inferred orders included."""
     placed, terms = _unsubmitted(sample)
     plan = _Planner(sample)
-    skipped = {"first_message_seeds_the_book": 1}
+    skipped: dict[str, int] = {}
     row_end = np.zeros(len(sample), np.int64)
-    for oid in placed.get(1, []):
-        plan.rest(oid, *terms[oid], int(sample.time_ns[0]))
-    plan.reconcile(0, {}, int(sample.time_ns[0]))
-    seed_end = row_end[0] = len(plan.rows)
-    previous = _visible(sample.book[0])
-    for i in range(1, len(sample)):
+    previous: dict = {}
+    for i in range(len(sample)):
         kind, oid = int(sample.kind[i]), int(sample.order_id[i])
         size, price, at = int(sample.size[i]), int(sample.price[i]), int(sample.time_ns[i])
         side = _side(int(sample.direction[i]))
-        for unseen in placed.get(i, []) if i > 1 else []:
+        for unseen in placed.get(i, []):
             plan.rest(unseen, *terms[unseen], at)
         if kind in (PARTIAL_CANCEL, DELETE, EXECUTE) and oid in plan.where:
             if kind == EXECUTE:
@@ -344,6 +343,7 @@ def plan_replay(sample: LobsterSample) -> ReplayPlan:
     names = ("kind", "order_id", "owner", "side", "price", "quantity", "tif", "timestamp")
     for j, name in enumerate(names):
         commands[name] = [row[j] for row in plan.rows]
+    seed_end = row_end[0]
     return ReplayPlan(
         spec=_band(sample),
         seed=commands[:seed_end],
@@ -352,7 +352,7 @@ def plan_replay(sample: LobsterSample) -> ReplayPlan:
         expected_contra=np.array(plan.contra[seed_end:], np.int64),
         queue_after={c - seed_end: queue for c, queue in plan.queue_after.items()},
         skipped=skipped,
-        inferred_orders=len(placed) and sum(len(v) for v in placed.values()),
+        inferred_orders=plan.inferred_orders + len(terms),
         inferred_volume=plan.inferred_volume,
         removed_volume=plan.removed_volume,
     )

@@ -1,0 +1,90 @@
+"""The LOBSTER replay: real Nasdaq data through both engines, row by row."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from matching_engine.book import NumbaEngine
+from matching_engine.lobster import plan_replay, read_lobster, replay
+from matching_engine.reference_book import ReferenceEngine
+
+DATA = Path(os.environ.get("TECHBOARD_SHARED_DATA", Path(__file__).parents[3] / "shared" / "data"))
+SAMPLE = DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
+ENGINES = {"numba": NumbaEngine, "reference": ReferenceEngine}
+
+
+def write_sample(folder: Path, messages: list[str], book: list[str], header: bool) -> tuple:
+    message_csv, orderbook_csv = folder / "X_message_1.csv", folder / "X_orderbook_1.csv"
+    message_csv.write_text(("Time,Type,OrderId,Size,Price,Direction\n" if header else "")
+                           + "\n".join(messages) + "\n")  # fmt: skip
+    orderbook_csv.write_text(("a,b,c,d\n" if header else "") + "\n".join(book) + "\n")
+    return message_csv, orderbook_csv
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_small_sample_replays_exactly_with_or_without_header(tmp_path, header):
+    messages = [
+        "34200.0,1,10,100,1000100,-1",  # seeds: ask 100.01 x 100, bid 99.99 x 50
+        "34200.1,1,11,30,999900,1",  # a bid behind the seeded one
+        "34200.2,4,10,40,1000100,-1",  # a buy hits ask 10
+        "34200.3,2,11,10,999900,1",  # partial cancel of bid 11
+        "34200.4,5,0,7,1000000,1",  # hidden execution: nothing visible changes
+        "34200.5,3,10,60,1000100,-1",  # ask 10 deleted
+    ]
+    book = [
+        "1000100,100,999900,50",
+        "1000100,100,999900,80",
+        "1000100,60,999900,80",
+        "1000100,60,999900,70",
+        "1000100,60,999900,70",
+        "9999999999,0,999900,70",
+    ]
+    sample = read_lobster(*write_sample(tmp_path, messages, book, header))
+    report = replay(sample, ENGINES)
+    assert report["mismatches"] == 0
+    assert report["checked"] == 5
+    assert report["skipped"]["hidden_execution"] == 1
+    assert report["execution_agreement"] == 1.0
+    assert report["engines_agree"]
+
+
+def test_a_row_that_disagrees_is_a_mismatch(tmp_path):
+    messages = ["34200.0,1,10,100,1000100,-1", "34200.1,1,11,30,999900,1"]
+    book = ["1000100,100,999900,50", "1000100,100,999900,81"]
+    report = replay(read_lobster(*write_sample(tmp_path, messages, book, True)), ENGINES)
+    assert report["mismatches"] == 2  # one row, both engines
+    assert report["first_mismatch"]["row"] == 1
+
+
+def test_two_level_file_is_compared_on_both_levels(tmp_path):
+    messages = ["34200.0,1,10,100,1000100,-1", "34200.1,1,11,30,1000200,-1"]
+    book = [
+        "1000100,100,999900,50,9999999999,0,-9999999999,0",
+        "1000100,100,999900,50,1000200,30,-9999999999,0",
+    ]
+    sample = read_lobster(*write_sample(tmp_path, messages, book, False))
+    assert sample.levels == 2
+    assert replay(sample, ENGINES)["mismatches"] == 0
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason=f"shared data missing: {SAMPLE}")
+def test_nasdaq_sample_replays_with_zero_mismatches_and_price_time_agreement():
+    orderbook = Path(str(SAMPLE).replace("_message_", "_orderbook_"))
+    report = replay(read_lobster(SAMPLE, orderbook), ENGINES)
+    assert report["rows"] == 57_515
+    assert report["mismatches"] == 0
+    assert report["engines_agree"]
+    assert report["execution_agreement"] > 0.995
+    assert report["executions"] == 8974
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason=f"shared data missing: {SAMPLE}")
+def test_executions_become_aggressive_orders_not_reductions():
+    orderbook = Path(str(SAMPLE).replace("_message_", "_orderbook_"))
+    plan = plan_replay(read_lobster(SAMPLE, orderbook))
+    executions = plan.commands[plan.expected_contra > 0]
+    assert len(executions) == 8974
+    assert (executions["tif"] == 1).all() and (executions["kind"] == 1).all()
