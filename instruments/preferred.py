@@ -57,7 +57,7 @@ def _value(
     owed = np.stack([count * dividend * growth, arrears + count * dividend * growth])
     p = skip_probability
     paid_share = 1.0 if terms.cumulative else 1.0 - p
-    value = owed + paid_share * dividend / math.expm1(discount)
+    value = owed + paid_share * dividend / -math.expm1(-discount)  # cum-dividend perpetuity
     call = terms.par / UNITS_PER_CNY * terms.call_price / RATE_SCALE
     for i in range(horizon - 1, -1, -1):
         continuation = value * math.exp(-discount * (times[i + 1] - times[i]))
