@@ -62,8 +62,6 @@ def _value(
     for i in range(horizon - 1, -1, -1):
         continuation = value * math.exp(-discount * (times[i + 1] - times[i]))
         skipped = np.concatenate([continuation[:, 1:], continuation[:, -1:]], axis=1)
-        if not terms.cumulative:
-            skipped = continuation
         value = (1 - p) * (owed + dividend + continuation[0, 0]) + p * skipped
         if callable_ and terms.call_date is not None and dates[i] >= terms.call_date:
             value = np.minimum(value, call + owed + dividend)

@@ -76,7 +76,9 @@ def test_put_raises_the_value_and_the_call_lowers_it():
     at = market(spot=6.0, credit_spread=0.1, valuation_date=datetime.date(2028, 6, 1))
     plain = value_lattice(convertible(5), at).value
     put = PutClause(ratio=70_000_000, days=1, window=1, years=2)
-    assert value_lattice(convertible(5, put=put), at).value > plain
+    conditional = value_lattice(convertible(5, put=put), at).value
+    anytime = PutClause(ratio=10**12, days=1, window=1, years=2)
+    assert plain < conditional < value_lattice(convertible(5, put=anytime), at).value
     assert value_lattice(convertible(5, call=SOFT_CALL), at.with_spot(12.0)).value < (
         value_lattice(convertible(5), at.with_spot(12.0)).value
     )
