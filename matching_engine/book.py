@@ -100,7 +100,7 @@ def _msb(x):
     return 63 - np.int64(leading_zeros(x))
 
 
-@njit
+@njit(inline="always")
 def _next_set(bits, wb, sb, nw, nsw, i, n):
     """Return the lowest non-empty level >= i, or n."""
     if i >= n:
@@ -123,7 +123,7 @@ def _next_set(bits, wb, sb, nw, nsw, i, n):
     return (w << 6) + _lsb(bits[wb + w])
 
 
-@njit
+@njit(inline="always")
 def _prev_set(bits, wb, sb, i):
     """Return the highest non-empty level <= i, or -1."""
     if i < 0:
@@ -185,7 +185,7 @@ def _ht_insert(keys, vals, shift, key, slot):
     vals[i] = slot
 
 
-@njit
+@njit(inline="always")
 def _ht_delete(keys, vals, shift, key):
     mask = len(keys) - 1
     i = _home(key, shift)
@@ -355,7 +355,7 @@ def _fill_head(bk, lv, bits, o64, o32, keys, vals, st, b, s, lvl, o, q):
     return lvl
 
 
-@njit
+@njit(inline="always")
 def _match(ev, k, bk, lv, bits, o64, o32, keys, vals, st, b, s, li, oid, owner, rem, cmd, ts):
     """Match an incoming order against the other side; return (k, rem, last price, self-trade)."""
     opp = 1 - s
@@ -395,7 +395,7 @@ def _match(ev, k, bk, lv, bits, o64, o32, keys, vals, st, b, s, li, oid, owner, 
     return k, rem, last_px, False
 
 
-@njit
+@njit(inline="always")
 def _enter(
     ev,
     k,
@@ -628,29 +628,6 @@ def _expire_all(ev, k, bk, lv, bits, o64, o32, keys, vals, st, b, cmd, ts):
 # ----------------------------------------------------------------------------- the batch kernel
 
 
-@njit(inline="always")
-def _reject(ev, k, c, reason, phase, cmd):
-    return _emit(
-        ev,
-        k,
-        REJECTED,
-        c.side,
-        phase,
-        reason,
-        c.book,
-        c.owner,
-        0,
-        cmd,
-        c.order_id,
-        0,
-        c.price,
-        c.quantity,
-        0,
-        0,
-        c.timestamp,
-    )
-
-
 @njit(cache=True)
 def _run(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
     """Apply commands from index i on; return (status, next command, events written, need)."""
@@ -879,7 +856,8 @@ def _run(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
         else:
             reason = R_UNKNOWN_COMMAND
         if reason != 0:
-            k = _reject(ev, k, c, reason, phase, i)
+            k = _emit(ev, k, REJECTED, c.side, phase, reason, c.book, c.owner, 0, i, c.order_id, 0,
+                      c.price, c.quantity, 0, 0, ts)  # fmt: skip
         i += 1
     return DONE, i, k, 0
 
