@@ -73,7 +73,7 @@ def test_lattice_converges_and_its_greeks_match_bumped_values(clauses):
 
 
 def test_put_raises_the_value_and_the_call_lowers_it():
-    at = market(spot=6.0, credit_spread=0.1, valuation_date=datetime.date(2028, 6, 1))
+    at = market(spot=8.0, credit_spread=0.1, valuation_date=datetime.date(2028, 6, 1))
     plain = value_lattice(convertible(5), at).value
     put = PutClause(ratio=70_000_000, days=1, window=1, years=2)
     conditional = value_lattice(convertible(5, put=put), at).value
