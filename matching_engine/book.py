@@ -970,6 +970,7 @@ class NumbaEngine:
         self._keys = np.zeros(2 * cap, np.int64)
         self._vals = np.zeros(2 * cap, np.int32)
         self._st = np.array([0, 64 - (2 * cap).bit_length() + 1, 0], np.int64)
+        self._events = np.zeros(0, EVENT_DTYPE)
 
     @property
     def capacity(self) -> int:
@@ -994,36 +995,40 @@ class NumbaEngine:
         self._st[SHIFT] -= 1
         _rehash(self._o64, self._o32, self._bk, self._lv, self._keys, self._vals, self._st[SHIFT])
 
-    def process(self, commands: np.ndarray) -> np.ndarray:
-        """Apply a batch of commands (COMMAND_DTYPE) in order and return their events."""
+    def process(self, commands: np.ndarray, *, reuse: bool = False) -> np.ndarray:
+        """Apply a batch of commands (COMMAND_DTYPE) in order and return their events.
+
+        With reuse=True the events are a view of a buffer the engine keeps and overwrites on
+        the next call: no fresh memory is touched (page faults on a new buffer cost more than
+        the matching itself). Without it the events are a new array the caller owns.
+        """
         if commands.dtype != COMMAND_DTYPE:
             raise TypeError(f"commands have dtype {commands.dtype}, expected COMMAND_DTYPE")
         commands = np.ascontiguousarray(commands)
-        ev = np.empty(2 * len(commands) + 64, EVENT_DTYPE)
+        size = 2 * len(commands) + 64
+        if reuse:
+            if len(self._events) < size:
+                self._events = np.zeros(size, EVENT_DTYPE)
+                self._events.fill(0)  # touch every page now, not inside the timed kernel
+            ev = self._events
+        else:
+            ev = np.empty(size, EVENT_DTYPE)
         parts = []
         i = k = 0
         while True:
             status, i, k, need = _run(
-                commands,
-                i,
-                ev,
-                k,
-                self._bk,
-                self._lv,
-                self._bits,
-                self._o64,
-                self._o32,
-                self._keys,
-                self._vals,
-                self._st,
-            )
+                commands, i, ev, k, self._bk, self._lv, self._bits, self._o64, self._o32,
+                self._keys, self._vals, self._st,
+            )  # fmt: skip
             if status == DONE:
                 break
             if status == NEED_SLOTS:
                 self._grow()
             else:
-                parts.append(ev[:k])
+                parts.append(ev[:k].copy() if reuse else ev[:k])
                 ev = np.empty(max(2 * len(ev), need), EVENT_DTYPE)
+                if reuse:
+                    self._events = ev
                 k = 0
         parts.append(ev[:k])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
