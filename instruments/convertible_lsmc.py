@@ -200,7 +200,7 @@ def value_lsmc(
     paths: int = DEFAULT_PATHS,
     seed: int = 0,
     revision_policy: str = "never",
-    bump: float = 0.01,
+    bump: float = 0.05,
 ) -> ConvertibleValue:
     """Value the bond by least-squares Monte Carlo; the same seed gives the same result.
 
