@@ -43,9 +43,9 @@ def _count(window, position, hit):
 
 @njit(cache=True)
 def _simulate(
-    z, s0, drift, sigma, face, cp0, call_days, call_window, call_level, call_open,
-    put_days, put_window, put_level, put_open, interest_year,
-    rev_days, rev_window, rev_level, rev_open, rev_average, rev_floor,
+    z, s0, drift, sigma, face, cp0, call_days, call_window, call_ratio, call_open,
+    put_days, put_window, put_ratio, put_open, interest_year,
+    rev_days, rev_window, rev_ratio, rev_open, rev_average, rev_floor,
 ):  # fmt: skip
     """Walk every path forward; return conversion values, put-open flags and call days."""
     steps, half = z.shape
@@ -74,7 +74,7 @@ def _simulate(
             total += s - closes[day % len(closes)]
             closes[day % len(closes)] = s
             if rev_window > 0 and rev_open[day]:
-                n_rev += _count(revs, day % rev_window, s < rev_level * cp)
+                n_rev += _count(revs, day % rev_window, s < rev_ratio * cp)
                 if n_rev >= rev_days:
                     revised = max(total / len(closes), s, rev_floor)
                     revised = math.ceil(revised * 100.0 - 1e-9) / 100.0
@@ -86,14 +86,14 @@ def _simulate(
                     n_rev = 0
             conversion[day, path] = face / cp * s
             if put_window > 0 and put_open[day]:
-                n_put += _count(puts, day % put_window, s < put_level * cp)
+                n_put += _count(puts, day % put_window, s < put_ratio * cp)
                 if n_put >= put_days and interest_year[day] != put_used_year:
                     put_ok[day, path] = True
                     put_used_year = interest_year[day]
                     puts[:] = 0
                     n_put = 0
             if call_window > 0 and call_open[day]:
-                n_call += _count(calls, day % call_window, s >= call_level * cp)
+                n_call += _count(calls, day % call_window, s >= call_ratio * cp)
                 if n_call >= call_days:
                     call_day[path] = day
                     break
