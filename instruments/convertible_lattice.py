@@ -36,9 +36,9 @@ def _apply_clauses(
             if conversion >= call_price:
                 e[j], b[j], prob[j] = conversion, 0.0, 1.0
             else:
-                e[j], b[j], prob[j] = 0.0, call_price, 0.0
+                e[j], b[j] = 0.0, call_price
         if not math.isnan(put_price) and s[j] < put_level and e[j] + b[j] < put_price:
-            e[j], b[j], prob[j] = 0.0, put_price, 0.0
+            e[j], b[j] = 0.0, put_price
         b[j] += coupon
         if convertible and conversion >= e[j] + b[j]:
             e[j], b[j], prob[j] = conversion, 0.0, 1.0
@@ -92,7 +92,8 @@ def value_lattice(
 
     `discounting` "tf" discounts the share-settled part at r and the cash part at r + spread
     (Tsiveriotis-Fernandes); "blended" discounts the whole value at r + (1 - P) spread, P the
-    conversion probability rolled back on the tree (QuantLib's BinomialConvertibleEngine).
+    conversion probability rolled back on the tree and set to 1 where the bond converts, left as
+    it was where it is called or put for cash (QuantLib's BinomialConvertibleEngine).
     """
     if discounting not in DISCOUNTING:
         raise ValueError(f"discounting {discounting!r} is not one of {', '.join(DISCOUNTING)}")

@@ -22,14 +22,16 @@ STEPS = 800
 CLAUSES = {
     "plain": {},
     "soft call 130%": {"call": CallClause(ratio=130_000_000, days=1, window=1)},
-    "put, last year": {"put": PutClause(ratio=10**12, days=1, window=1, years=1)},
+    "put 103%, last year": {
+        "put": PutClause(ratio=10**12, days=1, window=1, years=1, price=103_000_000)
+    },
 }
 GRID = {"spot": (7.0, 10.0, 14.0), "vol": (0.2, 0.4), "spread": (0.01, 0.04), "years": (2, 5)}
 WIDE_GRID = {
     "spot": (4.0, 7.0, 10.0, 13.0, 20.0),
     "vol": (0.1, 0.25, 0.4, 0.6),
     "spread": (0.0, 0.02, 0.05),
-    "years": (1, 3, 6),
+    "years": (2, 3, 6),  # longer than the put period: QuantLib drops a put on the valuation date
 }
 
 
@@ -63,7 +65,7 @@ def test_blended_lattice_is_within_half_a_percent_of_quantlib():
 @pytest.mark.slow
 def test_wide_sweep_against_quantlib():
     rows = list(comparisons(WIDE_GRID))
-    assert max(_worst(rows, {"plain", "put, last year"})) < 0.005
+    assert max(_worst(rows, {"plain", "put 103%, last year"})) < 0.005
     # With a soft call at 60% volatility over 6 years QuantLib's own value moves by 0.8% between
     # 800 and 2000 steps (the trigger sits between nodes), so the bound there is that noise.
     assert max(_worst(rows, {"soft call 130%"})) < 0.01
