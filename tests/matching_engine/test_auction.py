@@ -169,10 +169,10 @@ orders = st.lists(
     st.tuples(
         st.sampled_from([BUY, SELL]),
         st.integers(0, 10).map(lambda i: BAND[0] + SPEC_TICK * i),
-        st.integers(1, 50),
+        st.integers(1, 3),  # small quantities tie often: the imbalance and tie-break rules bite
         st.integers(1, 2),  # few owners: self-trade prevention must not apply in an uncross
     ),
-    max_size=30,
+    max_size=16,
 )
 boards = st.sampled_from(list(TieBreak))
 references = st.integers(1, 250)

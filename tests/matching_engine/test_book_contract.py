@@ -124,9 +124,9 @@ def test_market_day_remainder_rests_as_limit_at_its_last_fill_price(market):
         side  price  qty
         S     10.02  300
         S     10.01  200
-        S     10.03  100
+        S     10.04  100
     """)
-    events = market.buy(10.02, 600, order_type=MARKET)
+    events = market.buy(10.03, 600, order_type=MARKET)
     assert events.fills() == [(10.01, 200), (10.02, 300)]
     assert events.dicts()[-1] == market.event(
         REPLACED,
@@ -139,7 +139,7 @@ def test_market_day_remainder_rests_as_limit_at_its_last_fill_price(market):
         reason=Reason.MARKET_TO_LIMIT,
     )
     assert market.queue(BUY) == [(10.02, 100, 4)]
-    assert market.queue(SELL) == [(10.03, 100, 3)]
+    assert market.queue(SELL) == [(10.04, 100, 3)]
 
 
 def test_market_sell_remainder_rests_at_its_last_fill_price(market):
@@ -148,7 +148,7 @@ def test_market_sell_remainder_rests_at_its_last_fill_price(market):
         B     10.00  100
         B     9.99   100
     """)
-    events = market.sell(9.99, 300, order_type=MARKET)
+    events = market.sell(9.98, 300, order_type=MARKET)
     assert events.fills() == [(10.00, 100), (9.99, 100)]
     assert events.reasons() == [(REPLACED, Reason.MARKET_TO_LIMIT)]
     assert market.queue(SELL) == [(9.99, 100, 3)]
