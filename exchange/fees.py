@@ -8,7 +8,9 @@ by the schedule's `rounding` rule before the minimum and cap apply. A component 
 F(prior + notional) - F(prior), so the fills of an order add up to the fee of one fill of the
 order's total notional (a CNY 5 minimum commission is charged once per order, not per fill).
 Rebates are the only negative components: `rebate = true`, rate <= 0, no minimum; the rounding
-and cap apply to the rebate's magnitude. docs/fees.md has the schedules and worked examples.
+and cap apply to the rebate's magnitude. A schedule's [listing] section holds what the costs study
+(exchange/costs.py) charges the issuer: listing fees tiered by share capital, fees on convertible-
+bond and preferred-share issues, and waivers. docs/fees.md has the schedules and worked examples.
 """
 
 from __future__ import annotations
@@ -28,6 +30,16 @@ FEN = 100  # price units per fen
 
 Rounding = Literal["half_up", "up", "down"]
 Liquidity = Literal["maker", "taker"]
+IssueInstrument = Literal["convertible_bond", "preferred_share"]
+# What a firm may declare (its `qualifies` list) to get a waiver or a support measure: a tech-
+# innovation firm (专精特新 or high-tech certified); a firm in an ethnic autonomous region or a
+# poor area (the NEEQ waiver).
+Qualification = Literal["tech_firm", "autonomous_region"]
+
+
+def _check_bounds(minimum: int, cap: int | None) -> None:
+    if minimum < 0 or (cap is not None and cap < minimum):
+        raise ValueError(f"minimum {minimum} and cap {cap} must satisfy 0 <= minimum <= cap")
 
 
 @dataclass(frozen=True)
@@ -61,10 +73,7 @@ class FeeComponent:
                 f"a rebate needs rate <= 0 and no minimum, got rate {self.rate} "
                 f"minimum {self.minimum}"
             )
-        if self.minimum < 0 or (self.cap is not None and self.cap < self.minimum):
-            raise ValueError(
-                f"minimum {self.minimum} and cap {self.cap} must satisfy 0 <= minimum <= cap"
-            )
+        _check_bounds(self.minimum, self.cap)
 
     def charges(self, side: Side, liquidity: Liquidity, kind: ParticipantKind) -> bool:
         """Return whether this component applies to a fill side, liquidity role and payer kind."""
@@ -107,10 +116,38 @@ class ListingFee:
 
 
 @dataclass(frozen=True)
-class Waiver:
-    """A cut of a listing fee: `share` (parts per 10^8) of `fee` waived for the first `years`.
+class IssueFee:
+    """A fee (named by its key) on each convertible-bond or preferred-share issue of a firm.
 
-    years 0: every year; condition says who qualifies (the costs study decides).
+    rate: parts per 10^8 of the money raised, rounded to the fen by the schedule's rounding, then
+    at least `minimum` and at most `cap` (1/10000 CNY); one-off in the issue year, or annual for
+    each year the issue is outstanding.
+    """
+
+    instrument: IssueInstrument
+    kind: Literal["one_off", "annual"]
+    rate: int
+    source: str
+    minimum: int = 0
+    cap: int | None = None
+    assumption: bool = False
+
+    def __post_init__(self) -> None:
+        if self.rate < 0:
+            raise ValueError(f"rate {self.rate} is negative; allowed: 0 or more")
+        _check_bounds(self.minimum, self.cap)
+
+    def amount(self, size: int, rounding: Rounding) -> int:
+        """Return the fee (1/10000 CNY) on an issue raising `size` (1/10000 CNY)."""
+        return charge(size, self.rate, rounding, self.minimum, self.cap)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A cut of a listing or issue fee: `share` (parts per 10^8) of `fee` waived.
+
+    years: the waiver holds in listed years 1..years (0: every year); requires: the qualification
+    a firm must declare to get it, absent: every firm; condition: who qualifies, in words.
     """
 
     fee: str
@@ -118,6 +155,7 @@ class Waiver:
     condition: str
     source: str
     years: int = 0
+    requires: Qualification | None = None
     assumption: bool = False
 
     def __post_init__(self) -> None:
@@ -127,16 +165,21 @@ class Waiver:
 
 @dataclass(frozen=True)
 class Listing:
-    """Listing fees and waivers of a schedule (used by the listing-costs study)."""
+    """Listing fees, issue fees and waivers of a schedule (used by the costs study)."""
 
     fees: Mapping[str, ListingFee] = field(default_factory=dict)
+    issues: Mapping[str, IssueFee] = field(default_factory=dict)
     waivers: Mapping[str, Waiver] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        overlap = sorted(set(self.fees) & set(self.issues))
+        if overlap:
+            raise ValueError(f"fee {overlap[0]!r} is both a listing fee and an issue fee")
         for name, waiver in self.waivers.items():
-            if waiver.fee not in self.fees:
+            if waiver.fee not in self.fees and waiver.fee not in self.issues:
                 raise ValueError(
-                    f"waiver {name} names fee {waiver.fee!r}; fees: {', '.join(self.fees)}"
+                    f"waiver {name} names fee {waiver.fee!r}; "
+                    f"fees: {', '.join([*self.fees, *self.issues])}"
                 )
 
 
@@ -184,13 +227,19 @@ def round_to_fen(amount: int, rounding: Rounding) -> int:
     return fen * FEN
 
 
+def charge(
+    notional: int, rate: int, rounding: Rounding, minimum: int = 0, cap: int | None = None
+) -> int:
+    """Return `rate` (parts per 10^8) of `notional` to the fen, then within [minimum, cap]."""
+    amount = max(round_to_fen(notional * rate, rounding), minimum)
+    return amount if cap is None else min(amount, cap)
+
+
 def component_fee(component: FeeComponent, notional: int, rounding: Rounding) -> int:
     """Return a component's fee on `notional` (1/10000 CNY) taken as one charge; rebates < 0."""
     if notional <= 0:
         return 0
-    amount = max(round_to_fen(notional * abs(component.rate), rounding), component.minimum)
-    if component.cap is not None:
-        amount = min(amount, component.cap)
+    amount = charge(notional, abs(component.rate), rounding, component.minimum, component.cap)
     return -amount if component.rebate else amount
 
 
