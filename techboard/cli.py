@@ -8,7 +8,7 @@ import sys
 
 # Each module in techboard.commands exposes register(subparsers) and sets a `func` default
 # that takes the parsed arguments and returns the exit status.
-COMMANDS = ("run", "replay", "auction", "bench", "value")
+COMMANDS = ("run", "replay", "auction", "bench", "value", "costs")
 
 
 def build_parser() -> argparse.ArgumentParser:
