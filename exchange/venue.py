@@ -1,0 +1,619 @@
+"""The Exchange: one API for the simulator and the gateway over a board's venue.
+
+    exchange = Exchange("star", listings, participants, journal="day.tbj")
+    exchange.deposit(0, 1_000_000 * CNY); exchange.issue(0, 1, 50_000)
+    exchange.open_day(date)
+    events = exchange.submit(batch)          # ORDER_DTYPE in, VENUE_EVENT_DTYPE out
+    exchange.last_fees, exchange.last_market_data   # that call's fee items and market data
+    statements = exchange.end_of_day()
+
+Data flow of `submit`: the batch is journaled (one record, fsync) before anything else; the
+session clock then moves to each command's timestamp, crossing phase boundaries as the board's
+timeline says (SET_PHASE, UNCROSS and CLEAR for every book, held pre-open orders released), and
+exchange.kernel.run_batch takes the commands between boundaries: venue checks, reservations,
+the matching core, fills with fees, releases and market data, all in one numba call. Session
+events carry command -1. Participant ids are 0..P-1 and instruments are numbered by listing
+order (`symbols`). Units: prices in price units (1/10000 CNY), cash and fees in 1/10000 CNY,
+quantities in shares (bonds), times in ns UTC. docs/exchange.md describes the API and figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exchange import kernel as k
+from exchange.accounts import Participant
+from exchange.boards import Board, load_board
+from exchange.calendar import TradingCalendar
+from exchange.clearing import Settlement, Statement
+from exchange.dtypes import ORDER_DTYPE, MarketDataKind
+from exchange.fees import load_schedule
+from exchange.journal import JournalReader, JournalWriter, TornTail
+from exchange.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
+from exchange.market_data import snapshot as book_snapshot
+from exchange.mechanisms import mechanism
+from exchange.reasons import VenueReason
+from exchange.rules import price_limits
+from exchange.sessions import PhaseSpan, phase_at, timeline
+from exchange.state import PAYEES, VenueState
+from instruments.lifecycle import Conversion, Payment, SharesDistributed
+from matching_engine.api import BookSpec
+from matching_engine.book import NumbaEngine
+from matching_engine.commands import batch as command_batch
+from matching_engine.commands import clear, set_phase, uncross
+from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, TieBreak
+
+BAND_MULTIPLE = 20  # a book's band is [tick, 20 x the listing's previous close]
+
+
+@dataclasses.dataclass(frozen=True)
+class Listing:
+    """A listed instrument: symbol, class on the board, previous close (price units).
+
+    listed: its first trading day (None: listed long before, no first-days rules); issuer: the
+    participant paying its coupons and dividends; underlying: a convertible bond's share symbol.
+    """
+
+    symbol: str
+    instrument_class: str
+    previous_close: int
+    listed: datetime.date | None = None
+    issuer: int | None = None
+    underlying: str | None = None
+
+
+class Exchange:
+    """A board's venue: accounts, books, fees, clearing, market data and journal behind one API."""
+
+    def __init__(
+        self,
+        board: str | Path,
+        listings: Sequence[Listing],
+        participants: Sequence[Participant],
+        calendar: str | Path = "cn",
+        journal: str | Path | None = None,
+        fsync: bool = True,
+        capacity: int = 1 << 14,
+    ) -> None:
+        """Open the venue of a board (preset name or TOML file) with its instruments and members.
+
+        journal: a path to write every accepted call to (None: no journal); fsync: make each
+        record durable before the call returns. Raise MechanismNotAvailable for an instrument
+        whose class trades by a mechanism not built yet, ValueError for ids not 0..P-1.
+        """
+        if [p.id for p in participants] != list(range(len(participants))):
+            raise ValueError("participant ids must be 0, 1, ..., n-1 in order")
+        self.board: Board = load_board(board)
+        self.calendar = TradingCalendar.load(calendar)
+        self.listings = tuple(listings)
+        self.participants = tuple(participants)
+        self.symbols = {listing.symbol: i for i, listing in enumerate(self.listings)}
+        self.rules = [self.board.rules(x.instrument_class) for x in self.listings]
+        for rules in self.rules:
+            mechanism(rules.mechanism)
+        schedule = load_schedule(self.board.fee_schedule)
+        self.fee_components = tuple(schedule.components)
+        self.payees = PAYEES
+        tie = TieBreak[self.board.tie_break]
+        self.engine = NumbaEngine(
+            [
+                BookSpec(
+                    r.tick,
+                    BAND_MULTIPLE * x.previous_close // r.tick * r.tick,
+                    r.tick,
+                    tie,
+                    Phase.HALTED,
+                )
+                for r, x in zip(self.rules, self.listings, strict=True)
+            ],
+            capacity,
+        )
+        self.state = VenueState.create(
+            self.board,
+            schedule,
+            self.rules,
+            [x.previous_close for x in self.listings],
+            self.participants,
+            capacity,
+        )
+        n, p = len(self.listings), len(self.participants)
+        self.settlement = Settlement(np.zeros(p, np.int64), np.zeros((p, n), np.int64))
+        self.day: datetime.date | None = None
+        self.spans: tuple[PhaseSpan, ...] = ()
+        self._boundaries: list[int] = []
+        self.clock = 0
+        self.last_fees = self.last_market_data = np.zeros(0)
+        self._cc = np.zeros(0, COMMAND_DTYPE)
+        self.closes: dict[int, int] = {}
+        self.status: list[tuple[int, str]] = []  # (ns UTC, phase name or "closed"), in order
+        self._genesis = {
+            "op": "genesis",
+            "board": str(board),
+            "calendar": str(calendar),
+            "listings": [_plain(dataclasses.asdict(x)) for x in self.listings],
+            "participants": [dataclasses.asdict(x) for x in self.participants],
+            "capacity": capacity,
+        }
+        self.journal = None if journal is None else JournalWriter(journal, fsync=fsync)
+        self.torn: TornTail | None = None
+        if self.journal is not None and self.journal.next_seq == 1:
+            self._record(self._genesis)
+
+    # journal ------------------------------------------------------------------------------
+
+    def _record(self, payload: dict[str, Any]) -> None:
+        if self.journal is not None:
+            self.journal.append(payload)
+            self.journal.flush()
+
+    @classmethod
+    def replay(cls, path: str | Path) -> Exchange:
+        """Rebuild an Exchange from its journal; a torn tail is skipped and kept in `torn`."""
+        reader = JournalReader(path)
+        records = reader.records(allow_torn_tail=True)
+        if not records or records[0].payload.get("op") != "genesis":
+            raise ValueError(f"{path}: the journal does not start with a genesis record")
+        g = records[0].payload
+        exchange = cls(
+            g["board"],
+            [Listing(**_dated(x)) for x in g["listings"]],
+            [Participant(**x) for x in g["participants"]],
+            g["calendar"],
+            capacity=g["capacity"],
+        )
+        for record in records[1:]:
+            exchange._apply(record.payload)
+        exchange.torn = reader.torn
+        return exchange
+
+    def _apply(self, op: dict[str, Any]) -> Any:
+        name = op["op"]
+        if name == "submit":
+            return self._submit(np.frombuffer(op["rows"], ORDER_DTYPE))
+        if name == "open_day":
+            return self._open_day(datetime.date.fromisoformat(op["date"]))
+        if name == "advance":
+            return self._advance(op["ns"])
+        if name == "end_of_day":
+            return self._end_of_day()
+        if name == "deposit":
+            return self._deposit(op["participant"], op["amount"])
+        if name == "issue":
+            return self._issue(op["instrument"], op["participant"], op["quantity"])
+        if name == "halt":
+            return self._halt(op["instrument"], op["halted"], op["ns"])
+        if name == "lifecycle":
+            return self._lifecycle(op["event"], op["fields"])
+        raise ValueError(f"unknown journal operation {name!r}")
+
+    def _call(self, op: dict[str, Any]) -> Any:
+        """Journal an operation, then apply it (write-ahead: nothing answered is lost)."""
+        self._record(op)
+        return self._apply(op)
+
+    # set-up -------------------------------------------------------------------------------
+
+    def deposit(self, participant: int, amount: int) -> int:
+        """Add cash (1/10000 CNY); return a reason code (0: done)."""
+        return self._call({"op": "deposit", "participant": participant, "amount": amount})
+
+    def _deposit(self, participant: int, amount: int) -> int:
+        if not 0 <= participant < len(self.participants):
+            return VenueReason.UNKNOWN_PARTICIPANT
+        if amount <= 0:
+            return VenueReason.INVALID_AMOUNT
+        self.state.par[participant, k.CASH] += amount
+        self.settlement.settled_cash[participant] += amount
+        return 0
+
+    def issue(self, instrument: int, participant: int, quantity: int) -> int:
+        """Credit newly issued shares (bonds); acquired today, or long ago before the first day."""
+        op = {"op": "issue", "instrument": instrument, "participant": participant}
+        return self._call({**op, "quantity": quantity})
+
+    def _issue(self, instrument: int, participant: int, quantity: int) -> int:
+        s = self.state
+        if not 0 <= participant < len(self.participants):
+            return VenueReason.UNKNOWN_PARTICIPANT
+        if not 0 <= instrument < len(self.listings):
+            return VenueReason.UNKNOWN_INSTRUMENT
+        if quantity <= 0:
+            return VenueReason.INVALID_AMOUNT
+        row, issuer = s.ins[instrument], s.par[participant, k.KIND] == k.ISSUER
+        counted = self._counted(participant, instrument)
+        if not issuer and not counted and row[k.CAP] >= 0:
+            pending = s.pos[participant, instrument, k.LIVE_BUY] > 0
+            if not pending and row[k.COUNTED] + row[k.PENDING] >= row[k.CAP]:
+                return VenueReason.HOLDER_CAP_REACHED
+        if not issuer and not counted:
+            row[k.COUNTED] += 1
+            row[k.PENDING] -= s.pos[participant, instrument, k.LIVE_BUY] > 0
+        cell = s.pos[participant, instrument]
+        cell[k.POS] += quantity
+        cell[k.EVER] = 1
+        if self.day is not None:
+            cell[k.ACQ + s.g[k.G_DAY] % (len(cell) - k.ACQ)] += quantity
+        self.settlement.settled_shares[participant, instrument] += quantity
+        return 0
+
+    def _counted(self, participant: int, instrument: int) -> bool:
+        cell, row = self.state.pos[participant, instrument], self.state.ins[instrument]
+        return bool(cell[k.POS] > 0 if row[k.CAP_CURRENT] else cell[k.EVER])
+
+    # the trading day ----------------------------------------------------------------------
+
+    def open_day(self, day: datetime.date) -> None:
+        """Start a trading day: settle what is due, set price limits, reset the day's data."""
+        self._call({"op": "open_day", "date": day.isoformat()})
+
+    def _open_day(self, day: datetime.date) -> None:
+        if self.day is not None:
+            raise RuntimeError(f"day {self.day} is still open: call end_of_day first")
+        s, number = self.state, self.calendar.day_number(day)
+        previous = int(s.g[k.G_DAY]) if self.closes else number - 1
+        s.g[k.G_DAY] = number
+        self.settlement.settle(number)
+        ring = s.pos.shape[2] - k.ACQ
+        for d in range(max(previous + 1, number - ring + 1), number + 1):
+            s.pos[:, :, k.ACQ + d % ring] = 0
+        for i, (rules, listing) in enumerate(zip(self.rules, self.listings, strict=True)):
+            row = s.ins[i]
+            if i in self.closes:
+                row[k.PREV_CLOSE] = self.closes[i]
+            listing_day = 1 + (
+                self.calendar.between(listing.listed, day) if listing.listed else 10_000
+            )
+            band = self.engine.specs[i]
+            limits = price_limits(rules, int(row[k.PREV_CLOSE]), listing_day)
+            lo, hi = limits or (band.lo, band.hi)
+            row[k.LIM_LO], row[k.LIM_HI] = max(lo, band.lo), min(hi, band.hi)
+            row[k.OPEN : k.TRADES + 1] = 0
+            row[[k.RING, k.AUCTION_PRICE, k.AUCTION_VOLUME, k.LAST]] = 0
+        s.par[:, [k.DUE_CASH, k.BOUGHT, k.SOLD, k.FEES_PAID]] = 0
+        s.pos[:, :, k.DUE_SH] = 0
+        s.bars[:] = 0
+        self.day = day
+        self.spans = timeline(self.board, self.calendar, day)
+        self._boundaries = sorted({t for span in self.spans for t in (span.start, span.end)})
+        s.g[k.G_BAR_START] = self.spans[0].start
+        self.clock = self.spans[0].start - 1
+        s.sp[:] = 0
+
+    def advance(self, ns: int) -> np.ndarray:
+        """Move the session clock to ns (ns UTC) and return the session events on the way."""
+        return self._call({"op": "advance", "ns": int(ns)})
+
+    def _advance(self, ns: int) -> np.ndarray:
+        self._begin()
+        self._cross(ns)
+        return self._collect()
+
+    def _cross(self, ns: int) -> None:
+        """Apply every phase boundary at or before ns."""
+        if self.day is None:
+            raise RuntimeError("no trading day is open: call open_day first")
+        if ns < self.clock:
+            raise ValueError(f"time {ns} is before the session clock {self.clock}")
+        for t in self._boundaries:
+            if self.clock < t <= ns:
+                self._transition(t)
+        self.clock = ns
+
+    def _transition(self, t: int) -> None:
+        """Switch every book from the span before t to the span from t (uncross, clear)."""
+        before, after = phase_at(self.spans, t - 1), phase_at(self.spans, t)
+        target = after.core_phase if after else Phase.HALTED
+        rows = []
+        for b in range(len(self.listings)):
+            if not self.state.ins[b, k.HALTED]:
+                if before is not None and before.uncross and before.end == t:
+                    reference = self.state.ins[b, k.LAST] or self.state.ins[b, k.PREV_CLOSE]
+                    rows.append(uncross(book=b, then=target, reference=reference, timestamp=t))
+                elif self.engine.phase(b) != target:
+                    rows.append(set_phase(target, book=b, timestamp=t))
+            if after is None and t == self.spans[-1].end:
+                rows.append(clear(book=b, timestamp=t))
+        if rows:
+            self._run_internal(command_batch(*rows))
+        if after is not None and after.core_phase != Phase.HALTED:
+            self._release_held(t)
+        self.status.append((t, after.phase if after else "closed"))
+        sp = self.state.sp
+        sp[:] = 0
+        if after is not None:
+            hold = after.core_phase == Phase.HALTED and bool(after.orders)
+            sp[[k.S_OPEN, k.S_LIMIT, k.S_MARKET, k.S_CANCEL, k.S_CORE, k.S_HOLD]] = (
+                1, "limit" in after.orders, "market" in after.orders, after.cancel,
+                after.core_phase, hold,
+            )  # fmt: skip
+
+    def _release_held(self, t: int) -> None:
+        """Enter the orders held while the books were closed, in arrival order, at time t."""
+        s = self.state
+        count = int(s.g[k.G_HELD])
+        if not count:
+            return
+        o = s.held[:count]
+        rows = np.zeros(count, COMMAND_DTYPE)
+        rows["kind"] = 1
+        for name, column in (("side", k.O_SIDE), ("order_type", k.O_TYPE), ("tif", k.O_TIF),
+                             ("book", k.O_INST), ("owner", k.O_PART), ("price", k.O_PRICE),
+                             ("quantity", k.O_QTY)):  # fmt: skip
+            rows[name] = s.ords[o, column]
+        rows["order_id"] = o
+        rows["timestamp"] = t
+        s.g[k.G_HELD] = 0
+        self._run_internal(rows)
+
+    def end_of_day(self) -> list[Statement]:
+        """Close the day: run the session to its end, fix the closes, book the obligations."""
+        return self._call({"op": "end_of_day"})
+
+    def _end_of_day(self) -> list[Statement]:
+        self._begin()
+        self._cross(max(self.clock, self.spans[-1].end))
+        s = self.state
+        for o in s.held[: s.g[k.G_HELD]]:
+            k.release(s.par, s.pos, s.ins, s.ords, o)
+        s.g[k.G_HELD] = 0
+        number = int(s.g[k.G_DAY])
+        for i in range(len(self.listings)):
+            self.closes[i] = closing_price(s.ins, s.ring, i)
+        self.settlement.book(
+            number, self.board.settlement_cycle_days, s.par[:, k.DUE_CASH], s.pos[:, :, k.DUE_SH]
+        )
+        self.day = None
+        return [self.statement(p) for p in range(len(self.participants))]
+
+    # order entry --------------------------------------------------------------------------
+
+    def submit(self, batch: np.ndarray, reuse: bool = False) -> np.ndarray:
+        """Journal a batch of venue commands, process it in order and return its events.
+
+        Timestamps must not decrease and not precede the session clock (ValueError, nothing
+        recorded). The fee items and market data of the call are in last_fees and
+        last_market_data. reuse=True returns views of buffers the Exchange overwrites on its
+        next call (no copy; the fast path), otherwise arrays the caller owns.
+        """
+        if batch.dtype != ORDER_DTYPE:
+            raise TypeError(f"batch has dtype {batch.dtype}, expected exchange.dtypes.ORDER_DTYPE")
+        times = batch["timestamp"]
+        if len(batch) and (times[0] < self.clock or np.any(times[1:] < times[:-1])):
+            raise ValueError("timestamps must not decrease nor precede the session clock")
+        if self.day is None:
+            raise RuntimeError("no trading day is open: call open_day first")
+        self._record({"op": "submit", "rows": batch.tobytes()})
+        return self._submit(batch, reuse)
+
+    def reserve(self, commands: int) -> None:
+        """Size and touch the buffers for a batch of `commands` commands now, not inside the
+        next submit (page faults on fresh buffers cost more than the venue's work)."""
+        self.state.reserve_orders(commands)
+        self.state.reserve_outputs(2 * commands, commands, 2 * commands)
+        if len(self._cc) < commands:
+            self._cc = _touched(np.zeros(commands, COMMAND_DTYPE))
+
+    def _submit(self, batch: np.ndarray, reuse: bool = False) -> np.ndarray:
+        s = self.state
+        self._begin()
+        s.reserve_orders(len(batch))
+        if len(self._cc) < len(batch):
+            self._cc = np.zeros(len(batch), COMMAND_DTYPE)
+        cc = self._cc[: len(batch)]
+        times = batch["timestamp"]
+        start = 0
+        while start < len(batch):
+            self._cross(int(times[start]))
+            later = [t for t in self._boundaries if t > self.clock]
+            stop = int(np.searchsorted(times, later[0], "left")) if later else len(batch)
+            self._run(False, batch, cc[:stop], start)
+            start = stop
+        self._indicative()
+        return self._collect(reuse)
+
+    def _indicative(self) -> None:
+        """Publish the indicative price and volume of call-phase books the call's orders changed."""
+        events = self.state.vev[: self.state.kout[k.K_EVENTS]]
+        changed = (events["command"] >= 0) & (events["kind"] != EventKind.REJECTED)
+        for b in np.unique(events["book"][changed]):
+            if self.engine.phase(int(b)) == Phase.CALL:
+                s = self.state
+                s.grow_outputs(1)
+                price, volume, imbalance = self.engine.indicative(int(b))
+                s.ins[b, k.SEQ] += 1
+                m = s.mout[s.kout[k.K_MD]]
+                m["kind"], m["instrument"], m["seq"] = MarketDataKind.INDICATIVE, b, s.ins[b, k.SEQ]
+                m["price"], m["quantity"], m["orders"] = price, volume, imbalance
+                m["timestamp"] = self.clock
+                s.kout[k.K_MD] += 1
+
+    def _begin(self) -> None:
+        self.state.kout[:] = 0
+
+    def _collect(self, reuse: bool = False) -> np.ndarray:
+        s = self.state
+        kv, kf, km = s.kout
+        events, self.last_fees, self.last_market_data = (
+            a if reuse else a.copy() for a in (s.vev[:kv], s.fout[:kf], s.mout[:km])
+        )
+        return events
+
+    def _run_internal(self, rows: np.ndarray) -> None:
+        first = int(self.state.kout[k.K_EVENTS])
+        self._run(True, np.zeros(0, ORDER_DTYPE), rows, 0)
+        self.state.vev["command"][first : self.state.kout[k.K_EVENTS]] = -1
+
+    def _run(self, internal: bool, cmds: np.ndarray, cc: np.ndarray, i: int) -> None:
+        """Run the kernel from command i to the end of cc, growing storage when it asks."""
+        s, e = self.state, self.engine
+        while True:
+            status, i, need = k.run_batch(
+                internal, cmds, cc, i, s.cev, e._bk, e._lv, e._bits, e._o64, e._o32, e._keys,
+                e._vals, e._st, s.par, s.pos, s.ins, s.ords, s.ht, s.fc, s.g, s.collected,
+                s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout, s.tch,
+            )  # fmt: skip
+            if status == k.DONE_ALL:
+                return
+            if status == k.NEED_CORE_EVENTS:
+                s.cev = np.zeros(max(2 * len(s.cev), need), s.cev.dtype)
+            elif status == k.NEED_SLOTS:
+                e._grow()
+            else:
+                s.grow_outputs(need)
+
+    def halt(self, instrument: int, ns: int) -> np.ndarray:
+        """Halt an instrument by the operator at ns: its book takes cancels only."""
+        return self._call({"op": "halt", "instrument": instrument, "halted": True, "ns": ns})
+
+    def resume(self, instrument: int, ns: int) -> np.ndarray:
+        """End an instrument's halt at ns: its book returns to the session's phase."""
+        return self._call({"op": "halt", "instrument": instrument, "halted": False, "ns": ns})
+
+    def _halt(self, instrument: int, halted: bool, ns: int) -> np.ndarray:
+        self._begin()
+        self._cross(ns)
+        self.state.ins[instrument, k.HALTED] = halted
+        span = phase_at(self.spans, ns)
+        phase = Phase.HALTED if halted or span is None else span.core_phase
+        self._run_internal(command_batch(set_phase(phase, book=instrument, timestamp=ns)))
+        return self._collect()
+
+    # lifecycle ----------------------------------------------------------------------------
+
+    def apply_lifecycle(self, event: Payment | Conversion | SharesDistributed) -> int:
+        """Apply an instrument lifecycle event to the accounts; return a reason code (0: done).
+
+        Payment: the issuer pays the holder; Conversion: bonds out, shares of the underlying
+        and residual cash in; SharesDistributed: new shares to the holder. Holders are named by
+        participant id (str).
+        """
+        fields = _plain(dataclasses.asdict(event))
+        return self._call({"op": "lifecycle", "event": type(event).__name__, "fields": fields})
+
+    def _lifecycle(self, name: str, fields: dict[str, Any]) -> int:
+        s, settled = self.state, self.settlement
+        instrument = self.symbols.get(fields["symbol"])
+        if instrument is None:
+            return VenueReason.UNKNOWN_INSTRUMENT
+        holder = int(fields["holder"])
+        listing = self.listings[instrument]
+        if name == "SharesDistributed":
+            return self._issue(instrument, holder, fields["shares"])
+        if listing.issuer is None:
+            return VenueReason.UNKNOWN_PARTICIPANT
+        issuer, cash = listing.issuer, fields["cash"]
+        if cash > s.par[issuer, k.CASH] - s.par[issuer, k.CASH_RES]:
+            return VenueReason.INSUFFICIENT_CASH
+        if name == "Conversion":
+            bonds, shares = fields["bonds"], fields["shares"]
+            free = s.pos[holder, instrument, k.POS] - s.pos[holder, instrument, k.SH_RES]
+            if listing.underlying is None or bonds > free:
+                return VenueReason.INSUFFICIENT_SHARES
+            s.pos[holder, instrument, k.POS] -= bonds
+            settled.settled_shares[holder, instrument] -= bonds
+            if shares:
+                reason = self._issue(self.symbols[listing.underlying], holder, shares)
+                if reason:
+                    s.pos[holder, instrument, k.POS] += bonds
+                    settled.settled_shares[holder, instrument] += bonds
+                    return reason
+        s.par[issuer, k.CASH] -= cash
+        s.par[holder, k.CASH] += cash
+        settled.settled_cash[issuer] -= cash
+        settled.settled_cash[holder] += cash
+        return 0
+
+    # queries ------------------------------------------------------------------------------
+
+    def account(self, participant: int) -> dict[str, Any]:
+        """Return a participant's cash (booked, reserved, free, settled) and positions by symbol."""
+        par = self.state.par[participant]
+        return {
+            "cash": int(par[k.CASH]),
+            "reserved": int(par[k.CASH_RES]),
+            "free": int(par[k.CASH] - par[k.CASH_RES]),
+            "settled_cash": int(self.settlement.settled_cash[participant]),
+            "positions": self._positions(self.state.pos[participant, :, k.POS]),
+            "reserved_shares": self._positions(self.state.pos[participant, :, k.SH_RES]),
+        }
+
+    def _positions(self, row: np.ndarray) -> dict[str, int]:
+        return {x.symbol: int(v) for x, v in zip(self.listings, row, strict=True) if v}
+
+    def statement(self, participant: int) -> Statement:
+        """Return a participant's statement of the current (or last) day."""
+        par = self.state.par[participant]
+        return Statement(
+            participant,
+            int(self.state.g[k.G_DAY]),
+            int(par[k.CASH]),
+            int(self.settlement.settled_cash[participant]),
+            int(par[k.CASH_RES]),
+            self._positions(self.state.pos[participant, :, k.POS]),
+            self._positions(self.settlement.settled_shares[participant]),
+            int(par[k.BOUGHT]),
+            int(par[k.SOLD]),
+            int(par[k.FEES_PAID]),
+        )
+
+    def book(self, instrument: int, levels: int = 5) -> Snapshot:
+        """Return the level-2 snapshot of an instrument (levels=1: level 1)."""
+        return book_snapshot(self.engine, self.state.ins, instrument, levels)
+
+    def day_stats(self, instrument: int) -> DayStats:
+        """Return the day's open, high, low, last, volume, turnover and trades of an instrument."""
+        return day_stats(self.state.ins, instrument)
+
+    def bars(self, instrument: int) -> np.ndarray:
+        """Return the day's one-minute OHLCV bars (start ns, open, high, low, close, volume,
+        turnover)."""
+        return minute_bars(self.state.bars, instrument, int(self.state.g[k.G_BAR_START]))
+
+    def holder_count(self, instrument: int) -> int:
+        """Return the holders counted toward the instrument's holder cap."""
+        return int(self.state.ins[instrument, k.COUNTED])
+
+    def fees_collected(self) -> dict[str, int]:
+        """Return the fees collected per payee (1/10000 CNY; the rebate pool pays out < 0)."""
+        return {p: int(v) for p, v in zip(self.payees, self.state.collected, strict=True)}
+
+    def digest(self) -> dict[str, Any]:
+        """Return a comparable summary of the whole state (journal replay must reproduce it)."""
+        s = self.state
+        used = int(s.g[k.G_NEXT_OID])
+        return {
+            "book": self.engine.state_hash(),
+            "accounts": hash(s.par.tobytes() + s.pos.tobytes() + s.collected.tobytes()),
+            "orders": hash(s.ords[:used].tobytes()),
+            "instruments": hash(s.ins.tobytes() + s.bars.tobytes()),
+            "settled": hash(self.settlement.settled_cash.tobytes()),
+            "seq": s.ins[:, k.SEQ].tolist(),
+            "clock": self.clock,
+        }
+
+
+def _touched(array: np.ndarray) -> np.ndarray:
+    """Return the array after writing every page of it."""
+    array.fill(0)
+    return array
+
+
+def _plain(fields: dict[str, Any]) -> dict[str, Any]:
+    """Return fields with dates as ISO strings (for msgpack)."""
+    return {
+        key: value.isoformat() if isinstance(value, datetime.date) else value
+        for key, value in fields.items()
+    }
+
+
+def _dated(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **fields,
+        "listed": fields["listed"] and datetime.date.fromisoformat(fields["listed"]),
+    }
