@@ -289,6 +289,7 @@ class ReferenceEngine:
         _require(spec.lo <= c.price <= spec.hi, Reason.PRICE_OUT_OF_BAND)
 
     def _new(self, c: _Command) -> None:
+        """Validate a NEW order, accept it, then rest it (call phase) or match it."""
         book = self._book(c)
         _require(_is_member(Side, c.side), Reason.INVALID_SIDE)
         _require(_is_member(OrderType, c.order_type), Reason.INVALID_ORDER_TYPE)
@@ -385,6 +386,7 @@ class ReferenceEngine:
         order.leaves = 0
 
     def _cancel(self, c: _Command) -> None:
+        """Remove a live order at its owner's request."""
         book, order = self._order(c)
         book.remove(order)
         self._emit_order(
@@ -396,6 +398,7 @@ class ReferenceEngine:
         )
 
     def _replace(self, c: _Command) -> None:
+        """Change a live order's price and open quantity; it loses priority unless reduced."""
         book, order = self._order(c)
         self._check_terms(book, c)
         _require(book.phase != Phase.HALTED, Reason.PHASE_REJECTS_ORDER)
@@ -412,6 +415,7 @@ class ReferenceEngine:
             self._execute(book, order, OrderType.LIMIT, TimeInForce.DAY)
 
     def _uncross(self, c: _Command) -> None:
+        """Run the call auction at the indicative price, then switch to the command's phase."""
         book = self._book(c)
         _require(_is_member(Phase, c.phase), Reason.INVALID_PHASE)
         needs_reference = book.spec.tie_break == TieBreak.SZSE
@@ -432,6 +436,7 @@ class ReferenceEngine:
             self._emit(EventKind.PHASE, book)
 
     def _set_phase(self, c: _Command) -> None:
+        """Switch the book's phase; continuous trading needs an uncrossed book."""
         book = self._book(c)
         _require(_is_member(Phase, c.phase), Reason.INVALID_PHASE)
         _require(c.phase != Phase.CONTINUOUS or not book.crossed(), Reason.BOOK_CROSSED)
@@ -439,6 +444,7 @@ class ReferenceEngine:
         self._emit(EventKind.PHASE, book)
 
     def _clear(self, c: _Command) -> None:
+        """Expire every resting order: bids best first, then asks, each level in time order."""
         book = self._book(c)
         for side in Side:
             for order in list(book.priority(side)):

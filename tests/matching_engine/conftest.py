@@ -71,9 +71,6 @@ class Events:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __iter__(self) -> Iterator[np.void]:
-        return iter(self.rows)
-
     def kinds(self) -> list[EventKind]:
         """Return the event kinds in order."""
         return [EventKind(kind) for kind in self.rows["kind"]]
@@ -167,11 +164,11 @@ class Market:
         )
         return self.submit(row)
 
-    def buy(self, price: float, qty: int, **terms) -> Events:
+    def buy(self, price: float, qty: int, **terms: int) -> Events:
         """Enter a buy order; terms as for `order`."""
         return self.order(Side.BUY, price, qty, **terms)
 
-    def sell(self, price: float, qty: int, **terms) -> Events:
+    def sell(self, price: float, qty: int, **terms: int) -> Events:
         """Enter a sell order; terms as for `order`."""
         return self.order(Side.SELL, price, qty, **terms)
 
