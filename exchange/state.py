@@ -80,7 +80,7 @@ class VenueState:
     ) -> VenueState:
         """Allocate the state of participants and instruments (rules per instrument)."""
         n, p = len(classes), len(participants)
-        ring_days = max(1, *(rules.holding.min_days for rules in classes))
+        ring_days = max([1, *(rules.holding.min_days for rules in classes)])
         par = np.zeros((p, k.PAR_COLUMNS), np.int64)
         for row, who in zip(par, participants, strict=True):
             row[k.KIND] = KIND_INDEX[who.kind]

@@ -128,7 +128,7 @@ class Exchange:
         self.spans: tuple[PhaseSpan, ...] = ()
         self._boundaries: list[int] = []
         self.clock = 0
-        self.last_fees = self.last_market_data = np.zeros(0)
+        self.last_events = self.last_fees = self.last_market_data = np.zeros(0)
         self._cc = np.zeros(0, COMMAND_DTYPE)
         self.closes: dict[int, int] = {}
         self.status: list[tuple[int, str]] = []  # (ns UTC, phase name or "closed"), in order
@@ -352,7 +352,11 @@ class Exchange:
         self._run_internal(rows)
 
     def end_of_day(self) -> list[Statement]:
-        """Close the day: run the session to its end, fix the closes, book the obligations."""
+        """Close the day: run the session to its end, fix the closes, book the obligations.
+
+        The closing auction's and the clear's events are in last_events, last_fees and
+        last_market_data.
+        """
         return self._call({"op": "end_of_day"})
 
     def _end_of_day(self) -> list[Statement]:
@@ -369,6 +373,7 @@ class Exchange:
             number, self.board.settlement_cycle_days, s.par[:, k.DUE_CASH], s.pos[:, :, k.DUE_SH]
         )
         self.day = None
+        self._collect()
         return [self.statement(p) for p in range(len(self.participants))]
 
     # order entry --------------------------------------------------------------------------
@@ -439,10 +444,10 @@ class Exchange:
     def _collect(self, reuse: bool = False) -> np.ndarray:
         s = self.state
         kv, kf, km = s.kout
-        events, self.last_fees, self.last_market_data = (
+        self.last_events, self.last_fees, self.last_market_data = (
             a if reuse else a.copy() for a in (s.vev[:kv], s.fout[:kf], s.mout[:km])
         )
-        return events
+        return self.last_events
 
     def _run_internal(self, rows: np.ndarray) -> None:
         first = int(self.state.kout[k.K_EVENTS])
