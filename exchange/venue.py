@@ -130,6 +130,7 @@ class Exchange:
         self.clock = 0
         self.last_events = self.last_fees = self.last_market_data = np.zeros(0)
         self._cc = np.zeros(0, COMMAND_DTYPE)
+        self.core_log: list[np.ndarray] | None = None  # a list: keep the core rows sent (bench)
         self.closes: dict[int, int] = {}
         self.status: list[tuple[int, str]] = []  # (ns UTC, phase name or "closed"), in order
         self._genesis = {
@@ -411,6 +412,7 @@ class Exchange:
         if len(self._cc) < len(batch):
             self._cc = np.zeros(len(batch), COMMAND_DTYPE)
         cc = self._cc[: len(batch)]
+        cc["kind"] = 0  # a refused command leaves its core row empty
         times = batch["timestamp"]
         start = 0
         while start < len(batch):
@@ -456,7 +458,7 @@ class Exchange:
 
     def _run(self, internal: bool, cmds: np.ndarray, cc: np.ndarray, i: int) -> None:
         """Run the kernel from command i to the end of cc, growing storage when it asks."""
-        s, e = self.state, self.engine
+        s, e, first = self.state, self.engine, i
         while True:
             status, i, need = k.run_batch(
                 internal, cmds, cc, i, s.cev, e._bk, e._lv, e._bits, e._o64, e._o32, e._keys,
@@ -464,6 +466,9 @@ class Exchange:
                 s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout, s.tch,
             )  # fmt: skip
             if status == k.DONE_ALL:
+                if self.core_log is not None:
+                    sent = cc[first:]
+                    self.core_log.append(sent[sent["kind"] != 0].copy())
                 return
             if status == k.NEED_CORE_EVENTS:
                 s.cev = np.zeros(max(2 * len(s.cev), need), s.cev.dtype)

@@ -1,10 +1,18 @@
-"""`techboard bench matching`: the numba engine against the reference engine, in one run.
+"""`techboard bench matching` and `techboard bench exchange`: speed, measured in one run.
+
+bench matching: the numba engine against the reference engine.
 
 Each scenario is a flow (matching_engine.flows): a book, seed commands entered untimed, and a
 stream timed as one `process` call. The numba engine runs the whole stream (best of a few runs,
 each on a fresh engine), into its reused event buffer and into a fresh one; both engines then run
 the same prefix of it, which gives the ratio. In the auction scenario the timed batch is one
 UNCROSS and the count is the orders it uncrosses.
+
+bench exchange: a synthetic day of one board (exchange.flows) through the whole Exchange API
+(checks, reservations, matching, fees, clearing, market data) as one submit on a fresh exchange
+whose buffers are sized and touched beforehand, journal off; the bare core then runs the core
+command rows the venue sent it (the ratio); the journal is timed alone (one record and one fsync
+per batch) and with the API (the day in batches, fsync per batch).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +32,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from exchange.flows import SyntheticDay, open_exchange, synthetic_day
+from exchange.journal import JournalWriter
 from matching_engine.api import BookSpec, MatchingEngine
 from matching_engine.book import NumbaEngine
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind
@@ -331,8 +342,169 @@ def bench_matching(args: argparse.Namespace) -> int:
     return 0 if all(r["events_agree"] for r in results) else 1
 
 
+# ----------------------------------------------------------------------------- bench exchange
+
+EXCHANGE_BOARDS = ("star", "techboard-call")
+
+
+@dataclass(frozen=True)
+class ExchangeSizes:
+    """How big each synthetic day is and how it is timed."""
+
+    commands: int  # commands of the day
+    repeats: int  # timed runs of the API and the core, the best is reported
+    journal_batch: int  # commands per submit (one journal record, one fsync)
+
+
+EXCHANGE_FULL = ExchangeSizes(commands=2_000_000, repeats=3, journal_batch=10_000)
+EXCHANGE_QUICK = ExchangeSizes(commands=20_000, repeats=1, journal_batch=1_000)
+
+
+def time_exchange(day: SyntheticDay, repeats: int) -> tuple[float, np.ndarray]:
+    """Return the best seconds of the day as one submit, and that run's events."""
+    best, events = float("inf"), np.zeros(0)
+    for _ in range(repeats):
+        exchange = open_exchange(day)
+        exchange.reserve(len(day.batch))
+        start = time.perf_counter()
+        out = exchange.submit(day.batch, reuse=True)
+        seconds = time.perf_counter() - start
+        if seconds < best:
+            best, events = seconds, out.copy()
+    return best, events
+
+
+def core_rows(day: SyntheticDay) -> tuple[tuple[BookSpec, ...], np.ndarray]:
+    """Return the book specs and the core command rows the venue sends for the day."""
+    exchange = open_exchange(day)
+    exchange.core_log = []
+    exchange.submit(day.batch, reuse=True)
+    return exchange.engine.specs, np.concatenate(exchange.core_log)
+
+
+def time_core(specs: tuple[BookSpec, ...], rows: np.ndarray, repeats: int) -> float:
+    """Return the best seconds of the bare numba core on the rows (event buffer touched first)."""
+    best = float("inf")
+    for _ in range(repeats):
+        engine = NumbaEngine(specs, 1 << 14)
+        engine.process(np.zeros(len(rows), COMMAND_DTYPE), reuse=True)
+        start = time.perf_counter()
+        engine.process(rows, reuse=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def time_journal(day: SyntheticDay, batch: int, folder: Path) -> tuple[float, float]:
+    """Return (records/s of the journal alone, commands/s of the API with it), fsync per batch."""
+    chunks = [day.batch[i : i + batch] for i in range(0, len(day.batch), batch)]
+    with JournalWriter(folder / "alone.tbj") as writer:
+        start = time.perf_counter()
+        for chunk in chunks:
+            writer.append({"op": "submit", "rows": chunk.tobytes()})
+            writer.flush()
+        alone = len(chunks) / (time.perf_counter() - start)
+    exchange = open_exchange(day, journal=folder / "api.tbj")
+    exchange.reserve(batch)
+    start = time.perf_counter()
+    for chunk in chunks:
+        exchange.submit(chunk, reuse=True)
+    return alone, len(day.batch) / (time.perf_counter() - start)
+
+
+def measure_exchange(board: str, sizes: ExchangeSizes, host: str) -> dict[str, Any]:
+    """Time one board's synthetic day through the API, the bare core and the journal."""
+    day = synthetic_day(board, sizes.commands)
+    start = time.perf_counter()
+    open_exchange(day).submit(day.batch[:1_000])  # compiles or loads the kernels
+    warmup = time.perf_counter() - start
+    seconds, events = time_exchange(day, sizes.repeats)
+    specs, rows = core_rows(day)
+    core_seconds = time_core(specs, rows, sizes.repeats)
+    with tempfile.TemporaryDirectory() as folder:
+        records, journaled = time_journal(day, sizes.journal_batch, Path(folder))
+    kinds = events["kind"]
+    return {
+        "scenario": f"{board} synthetic day",
+        "board": board,
+        "commands": len(day.batch),
+        "commands_per_s": len(day.batch) / seconds,
+        "seconds": seconds,
+        "core_commands": len(rows),
+        "core_commands_per_s": len(rows) / core_seconds,
+        "core_seconds": core_seconds,
+        "api_over_core": seconds / core_seconds,
+        "journal_batch": sizes.journal_batch,
+        "journal_records_per_s": records,
+        "journal_commands_per_s": records * sizes.journal_batch,
+        "journaled_commands_per_s": journaled,
+        "events": len(events),
+        "trades": int(np.count_nonzero(kinds == EventKind.TRADE)),
+        "rejected_share": np.count_nonzero(kinds == EventKind.REJECTED) / len(day.batch),
+        "warmup_s": warmup,
+        "machine": host,
+    }
+
+
+def exchange_table(results: list[dict[str, Any]]) -> str:
+    """Return the exchange results as a text table with the machine line below."""
+    head = ("scenario", "commands", "API/s", "core/s", "API/core time", "journal rec/s",
+            "API+journal/s", "trades")  # fmt: skip
+    body = [
+        (
+            r["scenario"],
+            f"{r['commands']:,}",
+            _rate(r["commands_per_s"]),
+            _rate(r["core_commands_per_s"]),
+            f"{r['api_over_core']:.1f}x",
+            f"{r['journal_records_per_s']:,.0f}",
+            _rate(r["journaled_commands_per_s"]),
+            f"{r['trades']:,}",
+        )
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in (head, *body)
+    ]
+    return "\n".join(
+        [
+            *lines,
+            "",
+            "API/s: the day as one Exchange.submit (journal off, buffers touched), best of runs",
+            "core/s: the bare numba core on the core rows the venue sent (refused commands send "
+            "none)",
+            f"journal: one record and one fsync per {results[0]['journal_batch']:,} commands; "
+            "API+journal/s: the day in such batches through submit",
+            f"first call, untimed (compile or cache load): {results[0]['warmup_s']:.2f} s",
+            f"machine: {results[0]['machine']}",
+        ]
+    )
+
+
+def bench_exchange(args: argparse.Namespace) -> int:
+    """Run each board's synthetic day and print the table (or JSON)."""
+    sizes = EXCHANGE_QUICK if args.quick else EXCHANGE_FULL
+    host = machine()
+    results = []
+    for board in EXCHANGE_BOARDS:
+        result = measure_exchange(board, sizes, host)
+        results.append(result)
+        print(
+            f"{result['scenario']}: {result['commands']:,} commands, API "
+            f"{_rate(result['commands_per_s'])}/s, core {_rate(result['core_commands_per_s'])}/s",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(json.dumps(results, indent=2) if args.json else exchange_table(results))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `bench` and its `matching` subcommand to the techboard parser."""
+    """Add `bench` and its `matching` and `exchange` subcommands to the techboard parser."""
     bench = subparsers.add_parser("bench", help="speed measurements")
     targets = bench.add_subparsers(dest="target", required=True)
     matching = targets.add_parser(
@@ -348,3 +520,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"folder of a LOBSTER sample (default {LOBSTER_DIR})",
     )
     matching.set_defaults(func=bench_matching)
+    venue = targets.add_parser(
+        "exchange",
+        help="a synthetic day through the whole Exchange API, the bare core and the journal",
+    )
+    venue.add_argument("--json", action="store_true", help="print a JSON list of results")
+    venue.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    venue.set_defaults(func=bench_exchange)
