@@ -398,10 +398,13 @@ class Exchange:
         return self._submit(batch, reuse)
 
     def reserve(self, commands: int) -> None:
-        """Size and touch the buffers for a batch of `commands` commands now, not inside the
-        next submit (page faults on fresh buffers cost more than the venue's work)."""
+        """Size and touch the buffers and the core's order slots for a batch of `commands`
+        commands now, not inside the next submit (growing storage and page faults on fresh
+        buffers cost more than the venue's work)."""
         self.state.reserve_orders(commands)
         self.state.reserve_outputs(2 * commands, commands, 2 * commands)
+        while self.engine.capacity < self.engine.resting() + commands:
+            self.engine._grow()  # order slots for every order the batch may rest
         if len(self._cc) < commands:
             self._cc = _touched(np.zeros(commands, COMMAND_DTYPE))
 
@@ -426,10 +429,14 @@ class Exchange:
 
     def _indicative(self) -> None:
         """Publish the indicative price and volume of call-phase books the call's orders changed."""
+        calls = [b for b in range(len(self.listings)) if self.engine.phase(b) == Phase.CALL]
+        if not calls:
+            return
         events = self.state.vev[: self.state.kout[k.K_EVENTS]]
         changed = (events["command"] >= 0) & (events["kind"] != EventKind.REJECTED)
-        for b in np.unique(events["book"][changed]):
-            if self.engine.phase(int(b)) == Phase.CALL:
+        counts = np.bincount(events["book"][changed], minlength=len(self.listings))
+        for b in calls:
+            if counts[b]:
                 s = self.state
                 s.grow_outputs(1)
                 price, volume, imbalance = self.engine.indicative(int(b))
