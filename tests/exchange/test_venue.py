@@ -21,7 +21,9 @@ from exchange.dtypes import MarketDataKind
 from exchange.fees import fill_fees, load_schedule
 from exchange.mechanisms import MechanismNotAvailable
 from exchange.orders import cancel, order
+from exchange.reasons import VenueReason
 from exchange.venue import Listing
+from instruments.lifecycle import Conversion, Payment, SharesDistributed
 from matching_engine.dtypes import EventKind, OrderType, Phase, TimeInForce
 
 
@@ -171,3 +173,24 @@ def test_market_order_in_continuous_trading_rests_its_remainder_at_the_last_fill
     assert kinds(events) == ["ACCEPTED", "TRADE", "REPLACED"]
     assert [(lv.price, lv.quantity) for lv in star.book(0).bids] == [(PRICE, 200)]
     assert events[-1]["kind"] == EventKind.REPLACED
+
+
+def test_lifecycle_events_move_cash_from_the_issuer_and_create_shares():
+    listings = (
+        Listing("AAA", "equity", PRICE, issuer=3),
+        Listing("BND", "convertible_bond", 100 * CNY, issuer=3, underlying="AAA"),
+    )
+    exchange = make_exchange("star", listings=listings)
+    cash, shares = total_cash(exchange), exchange.state.pos[:, 0, 0].sum()
+    coupon = Payment(MONDAY, "BND", "0", 10_000, 5_000 * CNY, "coupon")
+    assert exchange.apply_lifecycle(coupon) == 0
+    assert exchange.account(0)["cash"] == 1_005_000 * CNY
+    assert exchange.account(3)["cash"] == 995_000 * CNY
+    conversion = Conversion(MONDAY, "BND", "1", 100, 10 * PRICE, 1_000, 0, 0)
+    assert exchange.apply_lifecycle(conversion) == 0
+    assert exchange.account(1)["positions"] == {"AAA": 11_000, "BND": 9_900}
+    assert exchange.apply_lifecycle(SharesDistributed(MONDAY, "AAA", "2", 500)) == 0
+    assert total_cash(exchange) == cash
+    assert exchange.state.pos[:, 0, 0].sum() == shares + 1_500  # issuance and conversion only
+    too_many = Conversion(MONDAY, "BND", "1", 20_000, 10 * PRICE, 200_000, 0, 0)
+    assert exchange.apply_lifecycle(too_many) == VenueReason.INSUFFICIENT_SHARES
