@@ -48,7 +48,7 @@ def test_exchange_api(benchmark, board):
 @pytest.mark.benchmark
 @pytest.mark.parametrize("board", EXCHANGE_BOARDS)
 def test_bare_core(benchmark, board):
-    specs, rows = core_rows(day(board))
+    specs, rows, _ = core_rows(day(board))
 
     def fresh():
         engine = NumbaEngine(specs, 1 << 14)
