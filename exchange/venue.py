@@ -176,7 +176,7 @@ class Exchange:
     def _apply(self, op: dict[str, Any]) -> Any:
         name = op["op"]
         if name == "submit":
-            return self._submit(np.frombuffer(op["rows"], ORDER_DTYPE))
+            return self._submit(np.frombuffer(op["rows"], ORDER_DTYPE).copy())
         if name == "open_day":
             return self._open_day(datetime.date.fromisoformat(op["date"]))
         if name == "advance":
@@ -251,11 +251,12 @@ class Exchange:
 
     def open_day(self, day: datetime.date) -> None:
         """Start a trading day: settle what is due, set price limits, reset the day's data."""
+        if self.day is not None:
+            raise RuntimeError(f"day {self.day} is still open: call end_of_day first")
+        self.calendar.day_number(day)  # ValueError on a closed day, before it is journaled
         self._call({"op": "open_day", "date": day.isoformat()})
 
     def _open_day(self, day: datetime.date) -> None:
-        if self.day is not None:
-            raise RuntimeError(f"day {self.day} is still open: call end_of_day first")
         s, number = self.state, self.calendar.day_number(day)
         previous = int(s.g[k.G_DAY]) if self.closes else number - 1
         s.g[k.G_DAY] = number
@@ -288,7 +289,15 @@ class Exchange:
 
     def advance(self, ns: int) -> np.ndarray:
         """Move the session clock to ns (ns UTC) and return the session events on the way."""
+        self._check_clock(ns)
         return self._call({"op": "advance", "ns": int(ns)})
+
+    def _check_clock(self, ns: int) -> None:
+        """Raise unless a day is open and ns is not before the session clock (nothing recorded)."""
+        if self.day is None:
+            raise RuntimeError("no trading day is open: call open_day first")
+        if ns < self.clock:
+            raise ValueError(f"time {ns} is before the session clock {self.clock}")
 
     def _advance(self, ns: int) -> np.ndarray:
         self._begin()
@@ -297,10 +306,6 @@ class Exchange:
 
     def _cross(self, ns: int) -> None:
         """Apply every phase boundary at or before ns."""
-        if self.day is None:
-            raise RuntimeError("no trading day is open: call open_day first")
-        if ns < self.clock:
-            raise ValueError(f"time {ns} is before the session clock {self.clock}")
         for t in self._boundaries:
             if self.clock < t <= ns:
                 self._transition(t)
@@ -358,6 +363,7 @@ class Exchange:
         The closing auction's and the clear's events are in last_events, last_fees and
         last_market_data.
         """
+        self._check_clock(self.clock)
         return self._call({"op": "end_of_day"})
 
     def _end_of_day(self) -> list[Statement]:
@@ -390,10 +396,9 @@ class Exchange:
         if batch.dtype != ORDER_DTYPE:
             raise TypeError(f"batch has dtype {batch.dtype}, expected exchange.dtypes.ORDER_DTYPE")
         times = batch["timestamp"]
-        if len(batch) and (times[0] < self.clock or np.any(times[1:] < times[:-1])):
-            raise ValueError("timestamps must not decrease nor precede the session clock")
-        if self.day is None:
-            raise RuntimeError("no trading day is open: call open_day first")
+        self._check_clock(int(times[0]) if len(batch) else self.clock)
+        if np.any(times[1:] < times[:-1]):
+            raise ValueError("timestamps must not decrease within a batch")
         self._record({"op": "submit", "rows": batch.tobytes()})
         return self._submit(batch, reuse)
 
@@ -486,10 +491,14 @@ class Exchange:
 
     def halt(self, instrument: int, ns: int) -> np.ndarray:
         """Halt an instrument by the operator at ns: its book takes cancels only."""
+        self._check_clock(ns)
+        self.listings[instrument]  # IndexError before anything is journaled
         return self._call({"op": "halt", "instrument": instrument, "halted": True, "ns": ns})
 
     def resume(self, instrument: int, ns: int) -> np.ndarray:
         """End an instrument's halt at ns: its book returns to the session's phase."""
+        self._check_clock(ns)
+        self.listings[instrument]  # IndexError before anything is journaled
         return self._call({"op": "halt", "instrument": instrument, "halted": False, "ns": ns})
 
     def _halt(self, instrument: int, halted: bool, ns: int) -> np.ndarray:

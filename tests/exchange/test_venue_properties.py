@@ -139,3 +139,20 @@ def test_a_torn_tail_is_reported_and_the_whole_records_replayed(tmp_path):
     assert replayed.digest() == whole
     with pytest.raises(Exception, match="torn tail"):
         JournalWriter(path)
+
+
+def test_misuse_raises_before_anything_is_journaled(tmp_path):
+    path = tmp_path / "venue.tbj"
+    exchange = make_exchange("star", journal=path, fsync=False)
+    with pytest.raises(RuntimeError, match="open_day"):
+        exchange.advance(0)
+    exchange.open_day(MONDAY)
+    with pytest.raises(RuntimeError, match="end_of_day"):
+        exchange.open_day(MONDAY)
+    t = exchange.spans[0].start
+    rows = batch(order(0, 0, 0, PRICE, 200, 1, t + 5), order(0, 0, 0, PRICE, 200, 2, t))
+    with pytest.raises(ValueError, match="decrease"):
+        exchange.submit(rows)
+    with pytest.raises(ValueError, match="before the session clock"):
+        exchange.submit(batch(order(0, 0, 0, PRICE, 200, 1, t - 10)))
+    assert Exchange.replay(path).digest() == exchange.digest()
