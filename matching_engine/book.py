@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import leading_zeros, trailing_zeros
+from numba.extending import intrinsic
 
 from matching_engine.api import (
     FNV_OFFSET,
@@ -67,6 +68,29 @@ R_CANCELLED, R_IOC, R_FOK, R_SELF_TRADE, R_NO_LIQUIDITY, R_TO_LIMIT, R_SESSION_E
 ALL1 = np.uint64(0xFFFFFFFFFFFFFFFF)
 ONE = np.uint64(1)
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+# ----------------------------------------------------------------------------- borrowed views
+
+
+@intrinsic
+def _borrow(typingctx, arr):
+    """Return a view of arr without a reference count (no atomic increments in the hot loop)."""
+
+    def codegen(context, builder, signature, args):
+        source = context.make_array(arr)(context, builder, value=args[0])
+        view = context.make_array(arr)(context, builder)
+        context.populate_array(
+            view,
+            data=source.data,
+            shape=source.shape,
+            strides=source.strides,
+            itemsize=source.itemsize,
+            meminfo=None,
+        )
+        return view._getvalue()
+
+    return arr(arr), codegen
 
 
 # ----------------------------------------------------------------------------- bitmap
@@ -631,6 +655,8 @@ def _expire_all(ev, k, bk, lv, bits, o64, o32, keys, vals, st, b, cmd, ts):
 @njit(cache=True)
 def _run(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
     """Apply commands from index i on; return (status, next command, events written, need)."""
+    cmds, ev, bk, lv, bits = _borrow(cmds), _borrow(ev), _borrow(bk), _borrow(lv), _borrow(bits)
+    o64, o32, keys, vals, st = _borrow(o64), _borrow(o32), _borrow(keys), _borrow(vals), _borrow(st)
     nb = bk.shape[0]
     while i < len(cmds):
         c = cmds[i]
