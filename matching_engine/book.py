@@ -1051,7 +1051,8 @@ class NumbaEngine:
             if status == NEED_SLOTS:
                 self._grow()
             else:
-                parts.append(ev[:k].copy() if reuse else ev[:k])
+                if k:
+                    parts.append(ev[:k].copy() if reuse else ev[:k])
                 ev = np.empty(max(2 * len(ev), need), EVENT_DTYPE)
                 if reuse:
                     self._events = ev
