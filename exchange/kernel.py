@@ -46,8 +46,8 @@ FC_COLUMNS = 9
 ANY, MAKER, TAKER = 0, 1, 2  # F_LIQ and a fill party's role
 HALF_UP, UP, DOWN = 0, 1, 2  # rounding
 # globals (g)
-G_DAY, G_NEXT_OID, G_HT_USED, G_ROUNDING, G_BAR_START, G_HELD, G_LOT_FILLS = range(7)
-G_COLUMNS = 7
+G_DAY, G_NEXT_OID, G_HT_USED, G_ROUNDING, G_BAR_START, G_HELD = range(6)
+G_COLUMNS = 6
 # session span (sp)
 S_OPEN, S_LIMIT, S_MARKET, S_CANCEL, S_CORE, S_HOLD = range(6)
 # bars (N, minutes, 6) and the ring of recent trades (N, R, 3)
