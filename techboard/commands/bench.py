@@ -264,6 +264,18 @@ def _rate(value: float) -> str:
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k"
 
 
+def _aligned(head: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
+    """Return the rows as text lines: first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in (head, *body)
+    ]
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """Return the results as a text table with the machine line and the headline below."""
     head = (
@@ -289,14 +301,7 @@ def table(results: list[dict[str, Any]]) -> str:
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in (head, *body)
-    ]
+    lines = _aligned(head, body)
     worst = next(r for r in results if r["worst_regime"])
     differ = [r["scenario"] for r in results if not r["events_agree"]]
     return "\n".join(
@@ -468,14 +473,7 @@ def exchange_table(results: list[dict[str, Any]]) -> str:
         )
         for r in results
     ]
-    widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in (head, *body)
-    ]
+    lines = _aligned(head, body)
     return "\n".join(
         [
             *lines,
