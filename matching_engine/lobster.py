@@ -2,9 +2,9 @@
 
 Messages become commands: a submission (type 1) a limit DAY order, a partial cancel (2) a
 REPLACE down (priority kept), a delete (3) a CANCEL, a visible execution (4) an aggressive IOC
-order of the other side at the execution price, which the engine must match against the very
-resting order LOBSTER names (price-time priority checked against reality). Hidden executions
-(5), cross trades (6) and halts (7) leave the visible book alone and are counted.
+order of the other side at the execution price: the engine picks the resting order by price-time
+priority, and how often it is the one LOBSTER names is reported. Hidden executions (5), cross
+trades (6) and halts (7) leave the visible book alone and are counted.
 
 A level-N file carries only messages that touch the top N levels: orders submitted or cancelled
 deeper are inferred from the file (see _unsubmitted and _Planner.reconcile; docs/matching.md
