@@ -48,6 +48,16 @@ class VenueReason(IntEnum):
     FILL_EXCEEDS_RESERVATION = 264
     INVALID_AMOUNT = 265
     WRONG_SECURITY = 266
+    INTENT_EXPIRED = 270
+    NOT_THE_COUNTERPARTY = 271
+    COUNTERPARTY_REQUIRED = 272
+    QUANTITY_EXCEEDS_INTENT = 273
+    OWN_INTENT = 274
+    NOT_THE_POSTER = 275
+    INVALID_EXPIRY = 276
+    WRONG_MECHANISM = 277
+    INVESTOR_TO_INVESTOR = 280
+    MAKER_TO_MAKER = 281
 
 
 VENUE_TEXT: dict[int, str] = {
@@ -79,6 +89,16 @@ VENUE_TEXT: dict[int, str] = {
     VenueReason.FILL_EXCEEDS_RESERVATION: "the fill needs more cash or shares than reserved",
     VenueReason.INVALID_AMOUNT: "amount or quantity must be positive",
     VenueReason.WRONG_SECURITY: "the reservations are for different securities or sides",
+    VenueReason.INTENT_EXPIRED: "the intent expired before it was accepted or confirmed",
+    VenueReason.NOT_THE_COUNTERPARTY: "the intent names another counterparty",
+    VenueReason.COUNTERPARTY_REQUIRED: "the board is bilateral: an intent must name a counterparty",
+    VenueReason.QUANTITY_EXCEEDS_INTENT: "the quantity is more than the intent has left",
+    VenueReason.OWN_INTENT: "a participant may not accept its own intent",
+    VenueReason.NOT_THE_POSTER: "only the intent's poster may confirm, decline or withdraw it",
+    VenueReason.INVALID_EXPIRY: "an intent's expiry must be after its timestamp",
+    VenueReason.WRONG_MECHANISM: "the instrument does not trade by this mechanism",
+    VenueReason.INVESTOR_TO_INVESTOR: "investors trade only against maker quotes: IOC or FOK only",
+    VenueReason.MAKER_TO_MAKER: "a market maker's order would trade with a maker's quote",
 }
 
 

@@ -19,7 +19,7 @@ from venue_helpers import CNY
 
 from exchange.dtypes import MarketDataKind
 from exchange.fees import fill_fees, load_schedule
-from exchange.mechanisms import MechanismNotAvailable
+from exchange.mechanisms import MECHANISMS, MechanismNotAvailable
 from exchange.orders import cancel, order
 from exchange.reasons import VenueReason
 from exchange.venue import Listing
@@ -160,10 +160,10 @@ def test_the_close_is_the_closing_call_price_else_the_last_minute_vwap():
     assert exchange.closes[0] == PRICE  # nothing crossed at 15:00: VWAP of the last minute
 
 
-def test_negotiated_and_market_maker_boards_refuse_listings_until_built():
-    for board in ("regional", "techboard", "techboard-mm"):
-        with pytest.raises(MechanismNotAvailable, match="issue 6"):
-            make_exchange(board, listings=(Listing("AAA", "equity", PRICE),))
+def test_a_board_refuses_listings_of_an_unregistered_mechanism(monkeypatch):
+    monkeypatch.delitem(MECHANISMS, "negotiated")
+    with pytest.raises(MechanismNotAvailable, match="not registered"):
+        make_exchange("regional", listings=(Listing("AAA", "equity", PRICE),))
 
 
 def test_market_order_in_continuous_trading_rests_its_remainder_at_the_last_fill(star):
