@@ -1,8 +1,9 @@
 """Trading halts: volatility halts from a class's halt rules, and manual halts by the operator.
 
 Times are int64 ns UTC, prices in price units. A halted instrument's books are HALTED (cancels
-only); the Exchange API asks `Halts.halted(instrument, ns)` before it routes an order and feeds
-every trade price to the instrument's VolatilityHalts, which returns the halt it triggers.
+only). The Exchange arms its kernel with each instrument's `VolatilityHalts.thresholds()` (the
+trade prices at which the next rule triggers); a command whose trade reaches one stops the kernel,
+the venue asks `on_trade` for the halt, halts the book and records it in `Halts`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 from exchange.boards import ONE, HaltRule
 from exchange.calendar import NS_PER_SECOND, TradingCalendar
+
+NO_HALT = 1 << 62  # an upward threshold no trade reaches
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,24 @@ class VolatilityHalts:
     def set_open(self, price: int) -> None:
         """Record the day's opening price, the reference of rules measured from the open."""
         self.references["open"] = price
+
+    def thresholds(self) -> tuple[int, int]:
+        """Return the trade prices (up, down) at or beyond which a rule not yet spent triggers.
+
+        (NO_HALT, 0) when none is armed; (1, 0), every trade, while a rule waits for the open.
+        """
+        up, down = NO_HALT, 0
+        for i, rule in enumerate(self.rules):
+            reference = self.references[rule.reference]
+            if reference <= 0:
+                if rule.reference == "open":
+                    return 1, 0
+                continue
+            if (i, 1) not in self.triggered:
+                up = min(up, -(-reference * (ONE + rule.move) // ONE))
+            if (i, -1) not in self.triggered:
+                down = max(down, reference * (ONE - rule.move) // ONE)
+        return up, down
 
     def on_trade(self, price: int, ns: int) -> Halt | None:
         """Return the halt a trade at `price` and time ns triggers, or None.
@@ -100,15 +121,20 @@ class Halts:
         self.add(instrument, halt)
         return halt
 
-    def resume(self, instrument: int, ns: int) -> int:
-        """End every halt of an instrument in force at ns; return how many were ended."""
+    def resume(self, instrument: int, ns: int, cause: str | None = None) -> int:
+        """End every halt of an instrument in force at ns (of that cause, if given); return how
+        many were ended."""
         ended = 0
         halts = self._halts.get(instrument, [])
         for i, halt in enumerate(halts):
-            if halt.covers(ns):
+            if halt.covers(ns) and cause in (None, halt.cause):
                 halts[i] = Halt(halt.start, ns, halt.cause)
                 ended += 1
         return ended
+
+    def history(self, instrument: int) -> tuple[Halt, ...]:
+        """Return the halts of an instrument in the order they were recorded."""
+        return tuple(self._halts.get(instrument, ()))
 
     def halted(self, instrument: int, ns: int) -> Halt | None:
         """Return a halt of the instrument in force at ns, or None."""

@@ -8,7 +8,8 @@ the reservations with their fees itemised, finished orders release what they sti
 touched price levels and trade prints become market data with per-instrument sequence numbers.
 Nothing here allocates per order; state lives in the arrays that exchange.state.VenueState owns
 (column names below). The kernel stops before a command when an output buffer, the core's event
-scratch or the core's order slots might run short; Python grows them and resumes there.
+scratch or the core's order slots might run short (Python grows them and resumes there), and
+after a command whose trade reached a volatility-halt threshold (Python halts the book).
 Units: prices in price units, cash and fees in 1/10000 CNY, quantities in shares, days as
 trading-day numbers, times in ns UTC.
 """
@@ -32,8 +33,12 @@ POS, SH_RES, LAST_BUY, LAST_SALE, LIVE_BUY, LIVE_SELL, EVER, DUE_SH, ACQ = range
     TICK, LOT_MIN, LOT_STEP, ODD_LOT, LIMIT_MAX, MARKET_MAX, LIM_LO, LIM_HI, CAGE_PCT, CAGE_TICKS,
     MIN_DAYS, RT_DAYS, EXEMPT, PREV_CLOSE, LAST, HALTED, COUNTED, PENDING, CAP, CAP_CURRENT,
     SEQ, OPEN, HIGH, LOW, VOLUME, TURNOVER, TRADES, RING, AUCTION_PRICE, AUCTION_VOLUME,
-) = range(30)  # fmt: skip
-INS_COLUMNS = 30
+    HALT_UP, HALT_DOWN, HALT_PRICE,
+) = range(33)  # fmt: skip
+INS_COLUMNS = 33
+MANUAL, VOLATILITY = 1, 2  # HALTED bits
+# HALT_UP / HALT_DOWN: a trade at or beyond either stops the kernel after its command with the
+# price in HALT_PRICE, for the venue to ask the volatility-halt rules (halts.VolatilityHalts)
 # order columns (ords), indexed by the exchange's order id
 O_PART, O_INST, O_SIDE, O_CASH, O_QTY, O_PRICE, O_NOTIONAL, O_STATE, O_COID, O_TYPE, O_TIF = range(
     11
@@ -56,7 +61,7 @@ BAR_NS = 60_000_000_000
 # kout
 K_EVENTS, K_FEES, K_MD = range(3)
 # status
-DONE_ALL, NEED_CORE_EVENTS, NEED_SLOTS, NEED_OUTPUT = range(4)
+DONE_ALL, NEED_CORE_EVENTS, NEED_SLOTS, NEED_OUTPUT, HALT_CHECK = range(5)
 # market-data kinds (dtypes.MarketDataKind)
 MD_LEVEL, MD_TRADE, MD_AUCTION, MD_PHASE = 1, 2, 3, 4
 ISSUER = 3  # participant kind index (state.KIND_INDEX)
@@ -651,6 +656,7 @@ def run_batch(
         _, _, kc, _ = core._run(cc[: i + 1], i, cev, 0, bk, lv, bits, o64, o32, keys, vals, st)
         auction = kind == core.UNCROSS
         nt = 0
+        halting = False
         for j in range(kc):
             s = cev[j]
             k = s.kind
@@ -664,6 +670,9 @@ def run_batch(
                 vev[kv].contra_fee = fee_sell if buy_first else fee_buy
                 km = _md(mout, km, MD_TRADE, s.side, s.book, ins, s.price, s.quantity, 0,
                          s.timestamp)  # fmt: skip
+                if s.price >= ins[s.book, HALT_UP] or s.price <= ins[s.book, HALT_DOWN]:
+                    ins[s.book, HALT_PRICE] = s.price
+                    halting = True
                 c_o = s.contra_order_id
                 tch[nt, 0] = ords[c_o, O_SIDE]
                 tch[nt, 1] = ords[c_o, O_PRICE]
@@ -710,5 +719,8 @@ def run_batch(
             km = _md(mout, km, MD_LEVEL, sd, n, ins, tch[t, 1], lv[row, core.QTY],
                      lv[row, core.CNT], ts)  # fmt: skip
         i += 1
+        if halting:
+            kout[K_EVENTS], kout[K_FEES], kout[K_MD] = kv, kf, km
+            return HALT_CHECK, i, 0
     kout[K_EVENTS], kout[K_FEES], kout[K_MD] = kv, kf, km
     return DONE_ALL, i, 0

@@ -34,6 +34,7 @@ from exchange.calendar import TradingCalendar
 from exchange.clearing import Settlement, Statement
 from exchange.dtypes import ORDER_DTYPE, MarketDataKind
 from exchange.fees import load_schedule
+from exchange.halts import Halt, Halts, VolatilityHalts
 from exchange.journal import JournalReader, JournalWriter, TornTail
 from exchange.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
 from exchange.market_data import snapshot as book_snapshot
@@ -85,7 +86,7 @@ class Exchange:
 
         journal: a path to write every accepted call to (None: no journal); fsync: make each
         record durable before the call returns. Raise MechanismNotAvailable for an instrument
-        whose class trades by an unregistered mechanism, ValueError for ids not 0..P-1.
+        whose class trades by a mechanism not built yet, ValueError for ids not 0..P-1.
         """
         if [p.id for p in participants] != list(range(len(participants))):
             raise ValueError("participant ids must be 0, 1, ..., n-1 in order")
@@ -127,15 +128,15 @@ class Exchange:
         self.day: datetime.date | None = None
         self.spans: tuple[PhaseSpan, ...] = ()
         self._boundaries: list[int] = []
+        self.halts = Halts()  # every halt so far, volatility and manual
+        self._volatility: list[VolatilityHalts] = []  # per instrument, the day's rules
+        self._resumes: dict[int, list[int]] = {}  # ns UTC -> instruments whose halt ends then
         self.clock = 0
         self.last_events = self.last_fees = self.last_market_data = np.zeros(0)
         self._cc = np.zeros(0, COMMAND_DTYPE)
         self.core_log: list[np.ndarray] | None = None  # a list: keep the core rows sent (bench)
         self.closes: dict[int, int] = {}
         self.status: list[tuple[int, str]] = []  # (ns UTC, phase name or "closed"), in order
-        names = sorted({rules.mechanism for rules in self.rules})
-        self.desks = [d for d in (mechanism(name).attach(self) for name in names) if d]
-        self.screen = next((d.screen for d in self.desks if d.screen), None)  # before the kernel
         self._genesis = {
             "op": "genesis",
             "board": str(board),
@@ -194,9 +195,6 @@ class Exchange:
             return self._halt(op["instrument"], op["halted"], op["ns"])
         if name == "lifecycle":
             return self._lifecycle(op["event"], op["fields"])
-        for desk in self.desks:
-            if name in desk.operations:
-                return desk.operations[name](op)
         raise ValueError(f"unknown journal operation {name!r}")
 
     def _call(self, op: dict[str, Any]) -> Any:
@@ -264,6 +262,7 @@ class Exchange:
 
     def _open_day(self, day: datetime.date) -> None:
         s, number = self.state, self.calendar.day_number(day)
+        self._volatility = []
         previous = int(s.g[k.G_DAY]) if self.closes else number - 1
         s.g[k.G_DAY] = number
         self.settlement.settle(number)
@@ -278,11 +277,19 @@ class Exchange:
                 self.calendar.between(listing.listed, day) if listing.listed else 10_000
             )
             band = self.engine.specs[i]
-            limits = price_limits(rules, int(row[k.PREV_CLOSE]), listing_day)
+            previous_close = int(row[k.PREV_CLOSE])
+            limits = price_limits(rules, previous_close, listing_day)
             lo, hi = limits or (band.lo, band.hi)
             row[k.LIM_LO], row[k.LIM_HI] = max(lo, band.lo), min(hi, band.hi)
             row[k.OPEN : k.TRADES + 1] = 0
-            row[[k.RING, k.AUCTION_PRICE, k.AUCTION_VOLUME, k.LAST]] = 0
+            row[[k.RING, k.AUCTION_PRICE, k.AUCTION_VOLUME, k.LAST, k.HALT_PRICE]] = 0
+            row[k.HALTED] &= ~k.VOLATILITY
+            volatility = VolatilityHalts(
+                rules.halts, self.calendar, day, listing_day, previous_close
+            )
+            row[[k.HALT_UP, k.HALT_DOWN]] = volatility.thresholds()
+            self._volatility.append(volatility)
+        self._resumes = {}
         s.par[:, [k.DUE_CASH, k.BOUGHT, k.SOLD, k.FEES_PAID]] = 0
         s.pos[:, :, k.DUE_SH] = 0
         s.bars[:] = 0
@@ -310,12 +317,61 @@ class Exchange:
         self._cross(ns)
         return self._collect()
 
+    def _next_time(self) -> int | None:
+        """Return the first phase boundary or halt end after the clock (None: none left)."""
+        return min((t for t in (*self._boundaries, *self._resumes) if t > self.clock), default=None)
+
     def _cross(self, ns: int) -> None:
-        """Apply every phase boundary at or before ns."""
-        for t in self._boundaries:
-            if self.clock < t <= ns:
+        """Apply every halt end and phase boundary at or before ns, in time order."""
+        t = self._next_time()
+        while t is not None and t <= ns:
+            self.clock = t
+            if t in self._resumes:
+                self._resume(t)
+            if t in self._boundaries:
                 self._transition(t)
+            t = self._next_time()
         self.clock = ns
+
+    def _resume(self, t: int) -> None:
+        """End the volatility halts due at t: a book in continuous trading resumes by a call
+        auction on the orders it holds; at a phase boundary the transition sets the phase."""
+        rows = []
+        span = phase_at(self.spans, t)
+        target = span.core_phase if span else Phase.HALTED
+        for b in self._resumes.pop(t):
+            row = self.state.ins[b]
+            row[k.HALTED] &= ~k.VOLATILITY
+            if row[k.HALTED] or t in self._boundaries:
+                continue
+            if target == Phase.CONTINUOUS:
+                reference = row[k.LAST] or row[k.PREV_CLOSE]
+                rows.append(uncross(book=b, then=target, reference=reference, timestamp=t))
+            elif self.engine.phase(b) != target:
+                rows.append(set_phase(target, book=b, timestamp=t))
+        if rows:
+            self._run_internal(command_batch(*rows))
+
+    def _check_volatility(self, ns: int) -> None:
+        """Halt each instrument whose trade at ns reached a volatility rule; re-arm the rest."""
+        ins = self.state.ins
+        for b in np.flatnonzero(ins[:, k.HALT_PRICE]).tolist():
+            rules = self._volatility[b]
+            if rules.references["open"] == 0:
+                rules.set_open(int(ins[b, k.OPEN]))
+            halt = rules.on_trade(int(ins[b, k.HALT_PRICE]), ns)
+            ins[b, k.HALT_PRICE] = 0
+            ins[b, [k.HALT_UP, k.HALT_DOWN]] = rules.thresholds()
+            if halt is not None:
+                self._volatility_halt(b, halt)
+
+    def _volatility_halt(self, b: int, halt: Halt) -> None:
+        """Halt book b (cancels only) until halt.end, publishing the phase change."""
+        self.halts.add(b, halt)
+        self.state.ins[b, k.HALTED] |= k.VOLATILITY
+        self._resumes.setdefault(halt.end, []).append(b)
+        if self.engine.phase(b) != Phase.HALTED:
+            self._run_internal(command_batch(set_phase(Phase.HALTED, book=b, timestamp=halt.start)))
 
     def _transition(self, t: int) -> None:
         """Switch every book from the span before t to the span from t (uncross, clear)."""
@@ -379,8 +435,6 @@ class Exchange:
         for o in s.held[: s.g[k.G_HELD]]:
             k.release(s.par, s.pos, s.ins, s.ords, o)
         s.g[k.G_HELD] = 0
-        for desk in self.desks:
-            desk.close_day()
         number = int(s.g[k.G_DAY])
         for i in range(len(self.listings)):
             self.closes[i] = closing_price(s.ins, s.ring, i)
@@ -433,10 +487,9 @@ class Exchange:
         start = 0
         while start < len(batch):
             self._cross(int(times[start]))
-            later = [t for t in self._boundaries if t > self.clock]
-            stop = int(np.searchsorted(times, later[0], "left")) if later else len(batch)
-            (self.screen or self._run)(False, batch, cc[:stop], start)
-            start = stop
+            later = self._next_time()
+            stop = len(batch) if later is None else int(np.searchsorted(times, later, "left"))
+            start = self._run(False, batch, cc[:stop], start)
         self._indicative()
         return self._collect(reuse)
 
@@ -476,8 +529,9 @@ class Exchange:
         self._run(True, np.zeros(0, ORDER_DTYPE), rows, 0)
         self.state.vev["command"][first : self.state.kout[k.K_EVENTS]] = -1
 
-    def _run(self, internal: bool, cmds: np.ndarray, cc: np.ndarray, i: int) -> None:
-        """Run the kernel from command i to the end of cc, growing storage when it asks."""
+    def _run(self, internal: bool, cmds: np.ndarray, cc: np.ndarray, i: int) -> int:
+        """Run the kernel from command i to the end of cc, growing storage when it asks; return
+        where it stopped: the end, or (venue commands) after a command that halted a book."""
         s, e, first = self.state, self.engine, i
         while True:
             status, i, need = k.run_batch(
@@ -485,12 +539,17 @@ class Exchange:
                 e._vals, e._st, s.par, s.pos, s.ins, s.ords, s.ht, s.fc, s.g, s.collected,
                 s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout, s.tch,
             )  # fmt: skip
+            if status in (k.DONE_ALL, k.HALT_CHECK) and self.core_log is not None:
+                sent = cc[first:i]
+                self.core_log.append(sent[sent["kind"] != 0].copy())
+                first = i
             if status == k.DONE_ALL:
-                if self.core_log is not None:
-                    sent = cc[first:]
-                    self.core_log.append(sent[sent["kind"] != 0].copy())
-                return
-            if status == k.NEED_CORE_EVENTS:
+                return i
+            if status == k.HALT_CHECK:
+                self._check_volatility(int(cc[i - 1]["timestamp"]))
+                if not internal:
+                    return i
+            elif status == k.NEED_CORE_EVENTS:
                 s.cev = np.zeros(max(2 * len(s.cev), need), s.cev.dtype)
             elif status == k.NEED_SLOTS:
                 e._grow()
@@ -512,9 +571,15 @@ class Exchange:
     def _halt(self, instrument: int, halted: bool, ns: int) -> np.ndarray:
         self._begin()
         self._cross(ns)
-        self.state.ins[instrument, k.HALTED] = halted
+        row = self.state.ins[instrument]
+        if halted:
+            row[k.HALTED] |= k.MANUAL
+            self.halts.halt(instrument, ns)
+        else:
+            row[k.HALTED] &= ~k.MANUAL
+            self.halts.resume(instrument, ns, "manual")
         span = phase_at(self.spans, ns)
-        phase = Phase.HALTED if halted or span is None else span.core_phase
+        phase = Phase.HALTED if row[k.HALTED] or span is None else span.core_phase
         self._run_internal(command_batch(set_phase(phase, book=instrument, timestamp=ns)))
         return self._collect()
 
