@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from exchange.boards import Mechanism, OrderKind
+from exchange.market_maker import MarketMakerDesk
 from exchange.negotiated import NegotiationDesk
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ MECHANISMS: dict[str, TradingMechanism] = {
     "continuous": OrderBook("continuous"),
     "call": OrderBook("call"),
     "negotiated": DeskMechanism("negotiated", ("intent",), False, NegotiationDesk),
+    "market_maker": DeskMechanism("market_maker", ("limit", "quote"), True, MarketMakerDesk),
 }
 
 
