@@ -86,7 +86,7 @@ class Exchange:
 
         journal: a path to write every accepted call to (None: no journal); fsync: make each
         record durable before the call returns. Raise MechanismNotAvailable for an instrument
-        whose class trades by a mechanism not built yet, ValueError for ids not 0..P-1.
+        whose class trades by an unregistered mechanism, ValueError for ids not 0..P-1.
         """
         if [p.id for p in participants] != list(range(len(participants))):
             raise ValueError("participant ids must be 0, 1, ..., n-1 in order")
@@ -137,6 +137,9 @@ class Exchange:
         self.core_log: list[np.ndarray] | None = None  # a list: keep the core rows sent (bench)
         self.closes: dict[int, int] = {}
         self.status: list[tuple[int, str]] = []  # (ns UTC, phase name or "closed"), in order
+        names = sorted({rules.mechanism for rules in self.rules})
+        self.desks = [d for d in (mechanism(name).attach(self) for name in names) if d]
+        self.screen = next((d.screen for d in self.desks if d.screen), None)  # before the kernel
         self._genesis = {
             "op": "genesis",
             "board": str(board),
@@ -195,6 +198,9 @@ class Exchange:
             return self._halt(op["instrument"], op["halted"], op["ns"])
         if name == "lifecycle":
             return self._lifecycle(op["event"], op["fields"])
+        for desk in self.desks:
+            if name in desk.operations:
+                return desk.operations[name](op)
         raise ValueError(f"unknown journal operation {name!r}")
 
     def _call(self, op: dict[str, Any]) -> Any:
@@ -435,6 +441,8 @@ class Exchange:
         for o in s.held[: s.g[k.G_HELD]]:
             k.release(s.par, s.pos, s.ins, s.ords, o)
         s.g[k.G_HELD] = 0
+        for desk in self.desks:
+            desk.close_day()
         number = int(s.g[k.G_DAY])
         for i in range(len(self.listings)):
             self.closes[i] = closing_price(s.ins, s.ring, i)
@@ -489,7 +497,7 @@ class Exchange:
             self._cross(int(times[start]))
             later = self._next_time()
             stop = len(batch) if later is None else int(np.searchsorted(times, later, "left"))
-            start = self._run(False, batch, cc[:stop], start)
+            start = (self.screen or self._run)(False, batch, cc[:stop], start)
         self._indicative()
         return self._collect(reuse)
 
