@@ -22,6 +22,9 @@ class OrderCommand(IntEnum):
 
     NEW = 1  # enter an order: every venue check, then the book
     CANCEL = 2  # cancel the participant's live order named by client_order_id
+    # give the live order named by client_order_id a new price and open quantity, checked as a
+    # new limit order (its holds count as free); priority kept only for quantity down
+    REPLACE = 3
 
 
 class VenueEventKind(IntEnum):
@@ -48,9 +51,9 @@ ORDER_DTYPE = np.dtype(
         ("tif", np.uint8),  # matching_engine.dtypes.TimeInForce
         ("participant", np.int32),  # participant id, 0 <= id < number of participants
         ("instrument", np.int32),  # instrument index (Exchange.symbols)
-        ("client_order_id", np.int64),  # > 0, unique per participant; CANCEL: the order's id
-        ("price", np.int64),  # limit price, or a market order's protection price
-        ("quantity", np.int64),  # shares (bonds)
+        ("client_order_id", np.int64),  # > 0, unique per participant; CANCEL, REPLACE: the order's
+        ("price", np.int64),  # limit price, or a market order's protection price; REPLACE: new
+        ("quantity", np.int64),  # shares (bonds); REPLACE: the new open quantity
         ("timestamp", np.int64),  # ns UTC; non-decreasing within and across batches
     ]
 )

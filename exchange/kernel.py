@@ -100,7 +100,7 @@ RV_SALE_WITHIN_ROUND_TRIP_DAYS = int(V.SALE_WITHIN_ROUND_TRIP_DAYS)
 RV_UNKNOWN_INSTRUMENT = int(V.UNKNOWN_INSTRUMENT)
 RV_UNKNOWN_PARTICIPANT = int(V.UNKNOWN_PARTICIPANT)
 
-NEW, CANCEL = 1, 2
+NEW, CANCEL, REPLACE = 1, 2, 3
 QUEUED = 9
 ACCEPTED, REJECTED, TRADE, CANCELLED, REPLACED, EXPIRED, UNCROSSED, PHASE_EVENT = range(1, 9)
 BUY, SELL = 0, 1
@@ -147,14 +147,15 @@ def _charges(fc, c, side, liq, kind):
 
 
 @njit(cache=True)
-def fee_bound(fc, mode, side, kind, notional, fills):
-    """Return the most fees one order of `notional` filled in at most `fills` fills can cost."""
+def fee_bound(fc, mode, side, kind, notional, fills, prior=0):
+    """Return the most fees one order of `notional` filled in at most `fills` fills can cost,
+    `prior` its notional filled before (order-basis components charge from there on)."""
     total = 0
     for c in range(fc.shape[0]):
         if fc[c, F_REBATE] or not _charges(fc, c, side, ANY, kind):
             continue
         if fc[c, F_BASIS] == 1:
-            total += _component(fc, c, notional, mode)
+            total += _component(fc, c, prior + notional, mode) - _component(fc, c, prior, mode)
         else:
             amount = _round(notional * fc[c, F_RATE], UP) + (fc[c, F_MIN] + FEN) * fills
             total += amount if fc[c, F_CAP] < 0 else min(amount, fc[c, F_CAP] * fills)
@@ -398,14 +399,11 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
     """Return (reason, cash to reserve) for a NEW venue command; reason 0 accepts it."""
     p = c.participant
     n = c.instrument
-    side = np.int64(c.side)
-    px = c.price
-    q = c.quantity
     if p < 0 or p >= par.shape[0]:
         return RV_UNKNOWN_PARTICIPANT, 0
     if n < 0 or n >= ins.shape[0]:
         return RV_UNKNOWN_INSTRUMENT, 0
-    if side > SELL:
+    if c.side > SELL:
         return RC_INVALID_SIDE, 0
     if c.order_type > MARKET:
         return RC_INVALID_ORDER_TYPE, 0
@@ -415,13 +413,27 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
         return RV_INVALID_CLIENT_ORDER_ID, 0
     if ht[_ht_slot(ht, p, c.client_order_id), 0] != 0:
         return RV_DUPLICATE_CLIENT_ORDER_ID, 0
+    return _check_terms(
+        p, n, np.int64(c.side), c.order_type, c.tif, c.price, c.quantity, False, 0, 0, 0, day, sp,
+        bk, par, pos, ins, fc, g,
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _check_terms(
+    p, n, side, order_type, tif, px, q, replacing, held_cash, held_shares, prior, day, sp, bk,
+    par, pos, ins, fc, g,
+):  # fmt: skip
+    """Return (reason, cash to hold) for an order's terms: a new order, or a live order replaced
+    (replacing: what it holds counts as free, `prior` is its notional filled so far, and the
+    checks of entering the market, passed at its entry, are not repeated)."""
     if sp[S_OPEN] == 0:
         return RV_MARKET_CLOSED, 0
     if ins[n, HALTED]:
         return RV_INSTRUMENT_HALTED, 0
-    if (c.order_type == LIMIT and not sp[S_LIMIT]) or (c.order_type == MARKET and not sp[S_MARKET]):
+    if (order_type == LIMIT and not sp[S_LIMIT]) or (order_type == MARKET and not sp[S_MARKET]):
         return RV_PHASE_REJECTS_ORDER_TYPE, 0
-    if sp[S_CORE] == CALL and (c.order_type != LIMIT or c.tif != DAY):
+    if sp[S_CORE] == CALL and (order_type != LIMIT or tif != DAY):
         return RV_PHASE_REJECTS_ORDER_TYPE, 0
     if px <= 0:
         return RV_INVALID_PRICE, 0
@@ -434,7 +446,7 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
         return RV_PRICE_BELOW_LIMIT, 0
     pct = ins[n, CAGE_PCT]
     ticks = ins[n, CAGE_TICKS] * tick
-    if c.order_type == LIMIT and sp[S_CORE] == CONTINUOUS and sp[S_HOLD] == 0 and (pct or ticks):
+    if order_type == LIMIT and sp[S_CORE] == CONTINUOUS and sp[S_HOLD] == 0 and (pct or ticks):
         bid = _price_of(bk, n, bk[n, core.BEST]) if bk[n, core.BEST] >= 0 else 0
         ask = _price_of(bk, n, bk[n, core.BEST_ASK]) if bk[n, core.BEST_ASK] < bk[n, core.N] else 0
         opposite, same = (ask, bid) if side == BUY else (bid, ask)
@@ -448,13 +460,13 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
                 return RV_PRICE_OUTSIDE_CAGE, 0
     if q <= 0:
         return RC_INVALID_QUANTITY, 0
-    free_shares = pos[p, n, POS] - pos[p, n, SH_RES]
+    free_shares = pos[p, n, POS] - pos[p, n, SH_RES] + held_shares
     if not (side == SELL and ins[n, ODD_LOT] and q == free_shares):
         if q < ins[n, LOT_MIN]:
             return RV_QUANTITY_BELOW_MINIMUM, 0
         if (q - ins[n, LOT_MIN]) % ins[n, LOT_STEP]:
             return RV_QUANTITY_NOT_IN_STEPS, 0
-    maximum = ins[n, MARKET_MAX] if c.order_type == MARKET else ins[n, LIMIT_MAX]
+    maximum = ins[n, MARKET_MAX] if order_type == MARKET else ins[n, LIMIT_MAX]
     if maximum > 0 and q > maximum:
         return RV_QUANTITY_ABOVE_MAXIMUM, 0
     kind = par[p, KIND]
@@ -462,23 +474,24 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
     rt = 0 if exempt else ins[n, RT_DAYS]
     notional = px * q
     fills = q // ins[n, LOT_MIN] + 1
-    free_cash = par[p, CASH] - par[p, CASH_RES]
+    free_cash = par[p, CASH] - par[p, CASH_RES] + held_cash
     if side == BUY:
-        if not par[p, ELIGIBLE]:
-            return RV_INVESTOR_NOT_ELIGIBLE, 0
-        if rt and (pos[p, n, LIVE_SELL] > 0 or day - pos[p, n, LAST_SALE] < rt):
-            return RV_BUY_WITHIN_ROUND_TRIP_DAYS, 0
-        if (
-            ins[n, CAP] >= 0
-            and kind != ISSUER
-            and pos[p, n, LIVE_BUY] == 0
-            and not _counted(pos, ins, p, n)
-            and ins[n, COUNTED] + ins[n, PENDING] >= ins[n, CAP]
-        ):
-            return RV_HOLDER_CAP_REACHED, 0
-        cash = notional + fee_bound(fc, g[G_ROUNDING], BUY, kind, notional, fills)
+        if not replacing:
+            if not par[p, ELIGIBLE]:
+                return RV_INVESTOR_NOT_ELIGIBLE, 0
+            if rt and (pos[p, n, LIVE_SELL] > 0 or day - pos[p, n, LAST_SALE] < rt):
+                return RV_BUY_WITHIN_ROUND_TRIP_DAYS, 0
+            if (
+                ins[n, CAP] >= 0
+                and kind != ISSUER
+                and pos[p, n, LIVE_BUY] == 0
+                and not _counted(pos, ins, p, n)
+                and ins[n, COUNTED] + ins[n, PENDING] >= ins[n, CAP]
+            ):
+                return RV_HOLDER_CAP_REACHED, 0
+        cash = notional + fee_bound(fc, g[G_ROUNDING], BUY, kind, notional, fills, prior)
     else:
-        if rt and (pos[p, n, LIVE_BUY] > 0 or day - pos[p, n, LAST_BUY] < rt):
+        if not replacing and rt and (pos[p, n, LIVE_BUY] > 0 or day - pos[p, n, LAST_BUY] < rt):
             return RV_SALE_WITHIN_ROUND_TRIP_DAYS, 0
         if q > free_shares:
             return RV_INSUFFICIENT_SHARES, 0
@@ -489,7 +502,7 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
                 recent += pos[p, n, ACQ + (day - j) % k]
             if q > free_shares - min(recent, pos[p, n, POS]):
                 return RV_HOLDING_PERIOD_NOT_REACHED, 0
-        cash = max(0, fee_bound(fc, g[G_ROUNDING], SELL, kind, notional, fills) - notional)
+        cash = max(0, fee_bound(fc, g[G_ROUNDING], SELL, kind, notional, fills, prior) - notional)
     if cash > free_cash:
         return RV_INSUFFICIENT_CASH, 0
     return 0, cash
@@ -529,6 +542,43 @@ def _reserve(c, cash, state, par, pos, ins, ords, g, ht):
     return o
 
 
+@njit(cache=True, inline="always")
+def _rereserve(c, cash, par, pos, ords, o):
+    """Give order o the price, open quantity and cash hold of an accepted REPLACE command."""
+    p = ords[o, O_PART]
+    par[p, CASH_RES] += cash - ords[o, O_CASH]
+    ords[o, O_CASH] = cash
+    if ords[o, O_SIDE] == SELL:
+        pos[p, ords[o, O_INST], SH_RES] += c.quantity - ords[o, O_QTY]
+    ords[o, O_QTY] = c.quantity
+    ords[o, O_PRICE] = c.price
+    ords[o, O_TYPE] = LIMIT
+    ords[o, O_TIF] = DAY
+
+
+@njit(cache=True, inline="always")
+def _named(ht, p, coid):
+    """Return the order id of participant p's client order id coid (0: none)."""
+    s = _ht_slot(ht, p, coid)
+    return ht[s, 2] if ht[s, 0] != 0 else 0
+
+
+@njit(cache=True, inline="always")
+def _live_order(c, sp, par, ords, ht):
+    """Return (reason, order id) of the live order a CANCEL or REPLACE command names."""
+    p = c.participant
+    if p < 0 or p >= par.shape[0]:
+        return RV_UNKNOWN_PARTICIPANT, 0
+    if sp[S_OPEN] == 0:
+        return RV_MARKET_CLOSED, 0
+    if sp[S_CANCEL] == 0:
+        return RV_PHASE_REJECTS_CANCEL, 0
+    o = _named(ht, p, c.client_order_id)
+    if o == 0 or ords[o, O_STATE] == DONE:
+        return RC_UNKNOWN_ORDER, 0
+    return 0, o
+
+
 @njit(cache=True)
 def _core_row(cc, i, kind, c, o, n, p):
     r = cc[i]
@@ -564,6 +614,8 @@ def run_batch(
     while i < n_cmds:
         # room for the worst case of this command, checked before anything changes
         b = cc[i].book if internal else cmds[i].instrument
+        if not internal and cmds[i].kind == REPLACE:
+            b = ords[_named(ht, cmds[i].participant, cmds[i].client_order_id), O_INST]
         need = 4
         if 0 <= b < bk.shape[0]:
             resting = bk[b, core.COUNT] + bk[b, core.COUNT_ASK]
@@ -614,24 +666,12 @@ def run_batch(
                     continue
                 kind = NEW
             elif c.kind == CANCEL:
-                p = c.participant
-                o = 0
-                reason = 0
-                if p < 0 or p >= par.shape[0]:
-                    reason = RV_UNKNOWN_PARTICIPANT
-                elif sp[S_OPEN] == 0:
-                    reason = RV_MARKET_CLOSED
-                elif sp[S_CANCEL] == 0:
-                    reason = RV_PHASE_REJECTS_CANCEL
-                else:
-                    s = _ht_slot(ht, p, c.client_order_id)
-                    o = ht[s, 2] if ht[s, 0] != 0 else 0
-                    if o == 0 or ords[o, O_STATE] == DONE:
-                        reason = RC_UNKNOWN_ORDER
+                reason, o = _live_order(c, sp, par, ords, ht)
                 if reason:
                     kv = _reject(vev, kv, c, i, reason, phase)
                     i += 1
                     continue
+                p = c.participant
                 n = ords[o, O_INST]
                 if ords[o, O_STATE] == HELD:
                     left = ords[o, O_QTY]
@@ -648,6 +688,31 @@ def run_batch(
                     continue
                 _core_row(cc, i, CANCEL, c, o, n, p)
                 kind = CANCEL
+            elif c.kind == REPLACE:
+                reason, o = _live_order(c, sp, par, ords, ht)
+                cash = 0
+                if reason == 0 and ords[o, O_STATE] == HELD:
+                    reason = RV_PHASE_REJECTS_ORDER_TYPE  # held orders are cancelled, not replaced
+                elif reason == 0:
+                    n = ords[o, O_INST]
+                    side = ords[o, O_SIDE]
+                    reason, cash = _check_terms(
+                        c.participant, n, side, LIMIT, DAY, c.price, c.quantity, True,
+                        ords[o, O_CASH], ords[o, O_QTY] if side == SELL else 0,
+                        ords[o, O_NOTIONAL], day, sp, bk, par, pos, ins, fc, g,
+                    )  # fmt: skip
+                if reason:
+                    kv = _reject(vev, kv, c, i, reason, phase)
+                    i += 1
+                    continue
+                tch[0, 0] = ords[o, O_SIDE]
+                tch[0, 1] = ords[o, O_PRICE]
+                _rereserve(c, cash, par, pos, ords, o)
+                _core_row(cc, i, REPLACE, c, o, n, c.participant)
+                cc[i].side = ords[o, O_SIDE]
+                aggressor = o
+                ords[o, O_STATE] = ENTERED
+                kind = REPLACE
             else:
                 kv = _reject(vev, kv, c, i, RC_UNKNOWN_COMMAND, phase)
                 i += 1
@@ -655,7 +720,7 @@ def run_batch(
         # the matching core, on this one command
         _, _, kc, _ = core._run(cc[: i + 1], i, cev, 0, bk, lv, bits, o64, o32, keys, vals, st)
         auction = kind == core.UNCROSS
-        nt = 0
+        nt = 1 if kind == REPLACE else 0  # a replace's old level is in tch[0]
         halting = False
         for j in range(kc):
             s = cev[j]

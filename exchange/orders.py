@@ -36,6 +36,17 @@ def cancel(participant: int, client_order_id: int, timestamp: int) -> np.ndarray
     return row
 
 
+def replace(
+    participant: int, client_order_id: int, price: int, quantity: int, timestamp: int
+) -> np.ndarray:
+    """Return a REPLACE row: the order with that client order id gets price and open quantity."""
+    row = cancel(participant, client_order_id, timestamp)
+    row["kind"] = OrderCommand.REPLACE
+    row["price"] = price
+    row["quantity"] = quantity
+    return row
+
+
 def batch(*rows: np.ndarray) -> np.ndarray:
     """Return rows as one batch array."""
     return np.array([row[()] for row in rows], dtype=ORDER_DTYPE)
