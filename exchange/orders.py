@@ -1,11 +1,56 @@
-"""Build venue command rows (ORDER_DTYPE): readable constructors for clients, tests and tools."""
+"""Build venue command rows (ORDER_DTYPE): readable constructors for clients, tests and tools,
+and the edge's map from the wire's string client order ids to the venue's int64 ids."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
+from exchange.reasons import VenueReason
 from matching_engine.dtypes import OrderType, Side, TimeInForce
+from matching_engine.reasons import Reason
+
+CLIENT_ORDER_ID_CHARACTERS = 32  # the wire's longest client order id
+
+
+class ClientOrderIds:
+    """The wire's client order ids (1 to 32 printable ASCII characters, unique per participant)
+    as the venue's int64 ids, for the gateway or a simulator at the edge of the Exchange.
+
+    Each new string gets its participant's next id (1, 2, ...) and stays taken, whatever the
+    venue answers; the journal records the int ids, so the edge keeps (or rebuilds) this map.
+    """
+
+    def __init__(self) -> None:
+        """Start with no ids."""
+        self._ids: dict[tuple[int, str], int] = {}
+        self._texts: dict[tuple[int, int], str] = {}
+        self._next: dict[int, int] = {}
+
+    def assign(self, participant: int, text: str) -> tuple[int, int]:
+        """Return (reason, id) for a new order's client order id: (0, a fresh id > 0), or
+        INVALID_CLIENT_ORDER_ID (empty, too long, not printable ASCII) or
+        DUPLICATE_CLIENT_ORDER_ID (the participant used it before) with id 0."""
+        valid = text.isascii() and text.isprintable()
+        if not valid or not 0 < len(text) <= CLIENT_ORDER_ID_CHARACTERS:
+            return VenueReason.INVALID_CLIENT_ORDER_ID, 0
+        if (participant, text) in self._ids:
+            return VenueReason.DUPLICATE_CLIENT_ORDER_ID, 0
+        number = self._next.get(participant, 1)
+        self._next[participant] = number + 1
+        self._ids[participant, text] = number
+        self._texts[participant, number] = text
+        return 0, number
+
+    def find(self, participant: int, text: str) -> tuple[int, int]:
+        """Return (reason, id) of the order a cancel or replace names: (0, its id), or
+        UNKNOWN_ORDER with id 0 for a string the participant never used."""
+        number = self._ids.get((participant, text), 0)
+        return (0, number) if number else (Reason.UNKNOWN_ORDER, 0)
+
+    def text(self, participant: int, client_order_id: int) -> str:
+        """Return the wire's string of a venue client order id ("" for none, e.g. book events)."""
+        return self._texts.get((participant, client_order_id), "")
 
 
 def order(
