@@ -605,6 +605,12 @@ def run_batch(
     internal = False: `cmds` are venue commands (ORDER_DTYPE), validated here into core rows in
     `cc`. internal = True: `cc` already holds core rows (session commands, released held orders).
     """
+    b_ = core.borrow  # views without reference counts (the caller keeps the arrays alive)
+    cmds, cc, cev, bk, lv, bits, o64 = b_(cmds), b_(cc), b_(cev), b_(bk), b_(lv), b_(bits), b_(o64)
+    o32, keys, vals, st, par, pos = b_(o32), b_(keys), b_(vals), b_(st), b_(par), b_(pos)
+    ins, ords, ht, fc, g, collected = b_(ins), b_(ords), b_(ht), b_(fc), b_(g), b_(collected)
+    bars, ring, sp, held, vev, fout = b_(bars), b_(ring), b_(sp), b_(held), b_(vev), b_(fout)
+    mout, kout, tch = b_(mout), b_(kout), b_(tch)
     kv = kout[K_EVENTS]
     kf = kout[K_FEES]
     km = kout[K_MD]
@@ -718,7 +724,7 @@ def run_batch(
                 i += 1
                 continue
         # the matching core, on this one command
-        _, _, kc, _ = core._run(cc[: i + 1], i, cev, 0, bk, lv, bits, o64, o32, keys, vals, st)
+        _, _, kc, _ = core.run_batch(cc[: i + 1], i, cev, 0, bk, lv, bits, o64, o32, keys, vals, st)
         auction = kind == core.UNCROSS
         nt = 1 if kind == REPLACE else 0  # a replace's old level is in tch[0]
         halting = False

@@ -20,6 +20,7 @@ Semantics: docs/matching.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -74,8 +75,10 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @intrinsic
-def _borrow(typingctx, arr):
-    """Return a view of arr without a reference count (no atomic increments in the hot loop)."""
+def borrow(typingctx, arr):
+    """Return a view of arr without a reference count, for kernels over arrays their caller
+    keeps alive: numba otherwise wraps every inlined helper taking an array in atomic
+    NRT_incref/NRT_decref pairs, about half the cost of a matching loop (docs/performance.md)."""
 
     def codegen(context, builder, signature, args):
         source = context.make_array(arr)(context, builder, value=args[0])
@@ -653,10 +656,16 @@ def _expire_all(ev, k, bk, lv, bits, o64, o32, keys, vals, st, b, cmd, ts):
 
 
 @njit(cache=True)
-def _run(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
-    """Apply commands from index i on; return (status, next command, events written, need)."""
-    cmds, ev, bk, lv, bits = _borrow(cmds), _borrow(ev), _borrow(bk), _borrow(lv), _borrow(bits)
-    o64, o32, keys, vals, st = _borrow(o64), _borrow(o32), _borrow(keys), _borrow(vals), _borrow(st)
+def run_batch(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
+    """Apply commands from index i on; return (status, next command, events written, need).
+
+    The batch kernel, public for kernels that drive the books themselves (exchange.kernel calls
+    it per command with `*NumbaEngine.arrays()`): events go to ev from index k; status DONE, or
+    NEED_EVENTS (ev needs `need` free rows) / NEED_SLOTS (call NumbaEngine.grow()) before
+    command i, which changed nothing.
+    """
+    cmds, ev, bk, lv, bits = borrow(cmds), borrow(ev), borrow(bk), borrow(lv), borrow(bits)
+    o64, o32, keys, vals, st = borrow(o64), borrow(o32), borrow(keys), borrow(vals), borrow(st)
     nb = bk.shape[0]
     while i < len(cmds):
         c = cmds[i]
@@ -955,6 +964,19 @@ def _pow2(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
 
+class CoreArrays(NamedTuple):
+    """The engine's state arrays in run_batch's order (columns: the constants above)."""
+
+    bk: np.ndarray  # (books, BK_COLUMNS) int64: band, tick, offsets, best levels, phase, counts
+    lv: np.ndarray  # (levels, 4) int64: head, tail, count, quantity of each price level
+    bits: np.ndarray  # uint64 words: level-occupancy bitmaps and their summary words
+    o64: np.ndarray  # (slots, 2) int64: order id, open quantity
+    o32: np.ndarray  # (slots, 5) int32: next, prev, owner, level, book*2+side
+    keys: np.ndarray  # int64 hash table: order ids
+    vals: np.ndarray  # int32 hash table: their slots
+    st: np.ndarray  # int64: free-slot head, hash shift, live orders
+
+
 class NumbaEngine:
     """Many books matched by one numba batch call (the fast path); see docs/matching.md."""
 
@@ -998,6 +1020,13 @@ class NumbaEngine:
         self._st = np.array([0, 64 - (2 * cap).bit_length() + 1, 0], np.int64)
         self._events = np.zeros(0, EVENT_DTYPE)
 
+    def arrays(self) -> CoreArrays:
+        """Return the state arrays for a kernel that calls run_batch itself; grow() replaces
+        some of them, so take them again after it."""
+        return CoreArrays(
+            self._bk, self._lv, self._bits, self._o64, self._o32, self._keys, self._vals, self._st
+        )
+
     @property
     def capacity(self) -> int:
         """Return the number of order slots currently allocated."""
@@ -1009,7 +1038,8 @@ class NumbaEngine:
             self._o64
         )
 
-    def _grow(self) -> None:
+    def grow(self) -> None:
+        """Double the order slots (slots keep their numbers, lists their order) and rehash."""
         cap = len(self._o64)
         self._o64 = np.concatenate([self._o64, np.zeros((cap, 2), np.int64)])
         self._o32 = np.concatenate([self._o32, np.zeros((cap, 5), np.int32)])
@@ -1042,14 +1072,14 @@ class NumbaEngine:
         parts = []
         i = k = 0
         while True:
-            status, i, k, need = _run(
+            status, i, k, need = run_batch(
                 commands, i, ev, k, self._bk, self._lv, self._bits, self._o64, self._o32,
                 self._keys, self._vals, self._st,
             )  # fmt: skip
             if status == DONE:
                 break
             if status == NEED_SLOTS:
-                self._grow()
+                self.grow()
             else:
                 if k:
                     parts.append(ev[:k].copy() if reuse else ev[:k])
