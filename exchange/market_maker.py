@@ -17,27 +17,33 @@ market data are the venue kernel's, unchanged. This desk screens each order-batc
 `quote(...)` builds a maker's two-sided quote as two rows for `Exchange.submit`. After each
 command the desk records the makers' quotes on the instrument when they change (price and open
 quantity per side, and the maker's inventory): `history`, the input of exchange.obligations.
+At the close it measures each maker's day on each instrument against the board's obligations
+(`reports[day]`) and reclaims the day's maker rebate from a maker that failed any of them.
 Units: prices in price units, quantities in shares, times in ns UTC.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from exchange import kernel as k
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
+from exchange.obligations import ObligationReport, QuoteHistory, assess
 from exchange.orders import batch, order
 from exchange.reasons import VenueReason as V
-from exchange.state import KIND_INDEX
+from exchange.state import KIND_INDEX, PAYEES
 from matching_engine.dtypes import COMMAND_DTYPE, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
     from exchange.venue import Exchange
 
 MAKER = KIND_INDEX["market_maker"]
+MARKET_MAKING_PHASES = ("continuous", "market_making")
+REBATE_POOL = PAYEES.index("rebate_pool")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,11 @@ class MarketMakerDesk:
         self.quotes: dict[tuple[int, int, int], int] = {}  # (maker, instrument, side) -> order
         self.history: list[Quote] = []
         self._last: dict[tuple[int, int], tuple[int, ...]] = {}  # the last quote recorded
+        self.reports: dict[datetime.date, list[ObligationReport]] = {}
+        self._reported = 0  # history rows of the days already reported
+        self._streaks: dict[tuple[int, int], tuple[int, int]] = {}  # (bid, ask) exemption days
+        self._rebates: dict[tuple[int, int], int] = {}  # (maker, instrument) -> today's rebate
+        self._rebate = exchange.state.fc[:, k.F_REBATE] != 0  # per fee component
 
     def quote(
         self,
@@ -119,12 +130,16 @@ class MarketMakerDesk:
                 continue
             if maker:
                 self._cancel_previous(p, n, int(c["side"]), int(c["timestamp"]), r)
-            first = int(s.g[k.G_NEXT_OID])
+            first, kf = int(s.g[k.G_NEXT_OID]), int(s.kout[k.K_FEES])
             ex._run(False, cmds, cc[: r + 1], r)
             if maker and s.g[k.G_NEXT_OID] > first:
                 self.quotes[p, n, int(c["side"])] = first
             if n in self.instruments:
                 self._observe(n, int(c["timestamp"]))
+                fees = s.fout[kf : s.kout[k.K_FEES]]
+                for row in fees[self._rebate[fees["component"]]]:
+                    key = (int(row["participant"]), n)
+                    self._rebates[key] = self._rebates.get(key, 0) - int(row["amount"])
         return len(cc)
 
     def _refusal(self, c: np.void, maker: bool) -> int:
@@ -162,6 +177,37 @@ class MarketMakerDesk:
                 self.history.append(Quote(ts, maker, n, *bid, *ask, int(pos[maker, n, k.POS])))
 
     def close_day(self) -> None:
-        """Record the quotes the day's clear removed, at the session's end."""
+        """Record the quotes the day's clear removed, at the session's end; report the day."""
         for n in self.instruments:
             self._observe(n, self.exchange.clock)
+        ex, s = self.exchange, self.exchange.state
+        spans = [(x.start, x.end) for x in ex.spans if x.phase in MARKET_MAKING_PHASES]
+        today, self._reported = self.history[self._reported :], len(self.history)
+        reports = []
+        for n in sorted(self.instruments):
+            outstanding = int(s.pos[:, n, k.POS].sum())
+            for m in map(int, np.flatnonzero(s.par[:, k.KIND] == MAKER)):
+                rows = [
+                    (q.timestamp, q.bid, q.bid_quantity, q.ask, q.ask_quantity, q.inventory)
+                    for q in today
+                    if q.maker == m and q.instrument == n
+                ]
+                streaks = self._streaks.get((m, n), (0, 0))
+                report = assess(
+                    QuoteHistory.from_rows(rows), spans, self.rules, ex.rules[n].tick, outstanding,
+                    streaks, ex.day, m, n,
+                )  # fmt: skip
+                self._streaks[m, n] = (report.exempt_days["bid"], report.exempt_days["ask"])
+                rebate = self._rebates.pop((m, n), 0)
+                if not report.passed:
+                    self._reclaim(m, rebate)
+                reports.append(replace(report, rebate=rebate, rebate_kept=report.passed))
+        self.reports[ex.day] = reports
+
+    def _reclaim(self, maker: int, rebate: int) -> None:
+        """Take a rebate (1/10000 CNY) back from a maker into the rebate pool, due at settlement."""
+        par = self.exchange.state.par
+        par[maker, k.CASH] -= rebate
+        par[maker, k.DUE_CASH] -= rebate
+        par[maker, k.FEES_PAID] += rebate
+        self.exchange.state.collected[REBATE_POOL] += rebate

@@ -38,7 +38,9 @@ from exchange.halts import Halt, Halts, VolatilityHalts
 from exchange.journal import JournalReader, JournalWriter, TornTail
 from exchange.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
 from exchange.market_data import snapshot as book_snapshot
+from exchange.market_maker import MarketMakerDesk
 from exchange.mechanisms import mechanism
+from exchange.obligations import ObligationReport
 from exchange.reasons import VenueReason
 from exchange.rules import price_limits
 from exchange.sessions import PhaseSpan, phase_at, timeline
@@ -479,7 +481,7 @@ class Exchange:
         self.state.reserve_orders(commands)
         self.state.reserve_outputs(2 * commands, commands, 2 * commands)
         while self.engine.capacity < self.engine.resting() + commands:
-            self.engine.grow()  # order slots for every order the batch may rest
+            self.engine._grow()  # order slots for every order the batch may rest
         if len(self._cc) < commands:
             self._cc = _touched(np.zeros(commands, COMMAND_DTYPE))
 
@@ -543,9 +545,9 @@ class Exchange:
         s, e, first = self.state, self.engine, i
         while True:
             status, i, need = k.run_batch(
-                internal, cmds, cc, i, s.cev, *e.arrays(), s.par, s.pos, s.ins, s.ords, s.ht, s.fc,
-                s.g, s.collected, s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout,
-                s.tch,
+                internal, cmds, cc, i, s.cev, e._bk, e._lv, e._bits, e._o64, e._o32, e._keys,
+                e._vals, e._st, s.par, s.pos, s.ins, s.ords, s.ht, s.fc, s.g, s.collected,
+                s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout, s.tch,
             )  # fmt: skip
             if status in (k.DONE_ALL, k.HALT_CHECK) and self.core_log is not None:
                 sent = cc[first:i]
@@ -560,7 +562,7 @@ class Exchange:
             elif status == k.NEED_CORE_EVENTS:
                 s.cev = np.zeros(max(2 * len(s.cev), need), s.cev.dtype)
             elif status == k.NEED_SLOTS:
-                e.grow()
+                e._grow()
             else:
                 s.grow_outputs(need)
 
@@ -689,6 +691,11 @@ class Exchange:
     def fees_collected(self) -> dict[str, int]:
         """Return the fees collected per payee (1/10000 CNY; the rebate pool pays out < 0)."""
         return {p: int(v) for p, v in zip(self.payees, self.state.collected, strict=True)}
+
+    def obligation_reports(self, day: datetime.date) -> list[ObligationReport]:
+        """Return the market makers' obligation reports of a closed day (exchange.obligations)."""
+        desks = [d for d in self.desks if isinstance(d, MarketMakerDesk)]
+        return [report for desk in desks for report in desk.reports.get(day, [])]
 
     def digest(self) -> dict[str, Any]:
         """Return a comparable summary of the whole state (journal replay must reproduce it)."""
