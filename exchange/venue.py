@@ -481,7 +481,7 @@ class Exchange:
         self.state.reserve_orders(commands)
         self.state.reserve_outputs(2 * commands, commands, 2 * commands)
         while self.engine.capacity < self.engine.resting() + commands:
-            self.engine._grow()  # order slots for every order the batch may rest
+            self.engine.grow()  # order slots for every order the batch may rest
         if len(self._cc) < commands:
             self._cc = _touched(np.zeros(commands, COMMAND_DTYPE))
 
@@ -545,9 +545,9 @@ class Exchange:
         s, e, first = self.state, self.engine, i
         while True:
             status, i, need = k.run_batch(
-                internal, cmds, cc, i, s.cev, e._bk, e._lv, e._bits, e._o64, e._o32, e._keys,
-                e._vals, e._st, s.par, s.pos, s.ins, s.ords, s.ht, s.fc, s.g, s.collected,
-                s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout, s.tch,
+                internal, cmds, cc, i, s.cev, *e.arrays(), s.par, s.pos, s.ins, s.ords, s.ht, s.fc,
+                s.g, s.collected, s.bars, s.ring, s.sp, s.held, s.vev, s.fout, s.mout, s.kout,
+                s.tch,
             )  # fmt: skip
             if status in (k.DONE_ALL, k.HALT_CHECK) and self.core_log is not None:
                 sent = cc[first:i]
@@ -562,7 +562,7 @@ class Exchange:
             elif status == k.NEED_CORE_EVENTS:
                 s.cev = np.zeros(max(2 * len(s.cev), need), s.cev.dtype)
             elif status == k.NEED_SLOTS:
-                e._grow()
+                e.grow()
             else:
                 s.grow_outputs(need)
 
