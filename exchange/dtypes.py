@@ -27,10 +27,15 @@ class OrderCommand(IntEnum):
     REPLACE = 3
 
 
+FIXED_PRICE = 2  # ORDER_DTYPE order_type beyond OrderType: after-hours fixed price at the close
+
+
 class VenueEventKind(IntEnum):
     """Event kinds beyond the core's EventKind (1-8)."""
 
-    QUEUED = 9  # NEW accepted by the venue and held until the book opens (pre_open)
+    # NEW accepted by the venue and held until the book opens (pre_open), or a FIXED_PRICE
+    # order held until it trades at the close (after-hours)
+    QUEUED = 9
 
 
 class MarketDataKind(IntEnum):
@@ -41,13 +46,14 @@ class MarketDataKind(IntEnum):
     AUCTION = 3  # call-auction result: price (0: no cross), quantity = volume, orders = imbalance
     PHASE = 4  # the book changed phase to `side` (matching_engine.dtypes.Phase)
     INDICATIVE = 5  # call phase: indicative price and volume (orders = imbalance), end of batch
+    FIXED_TRADE = 6  # after-hours fixed-price trade at the close (not in the day's statistics)
 
 
 ORDER_DTYPE = np.dtype(
     [
         ("kind", np.uint8),  # OrderCommand
         ("side", np.uint8),  # matching_engine.dtypes.Side
-        ("order_type", np.uint8),  # matching_engine.dtypes.OrderType: LIMIT or MARKET
+        ("order_type", np.uint8),  # OrderType (LIMIT, MARKET) or FIXED_PRICE
         ("tif", np.uint8),  # matching_engine.dtypes.TimeInForce
         ("participant", np.int32),  # participant id, 0 <= id < number of participants
         ("instrument", np.int32),  # instrument index (Exchange.symbols)

@@ -10,6 +10,8 @@ Nothing here allocates per order; state lives in the arrays that exchange.state.
 (column names below). The kernel stops before a command when an output buffer, the core's event
 scratch or the core's order slots might run short (Python grows them and resumes there), and
 after a command whose trade reached a volatility-halt threshold (Python halts the book).
+Fixed-price orders wait outside the books (state FIXED) until match_fixed trades them at the
+close.
 Units: prices in price units, cash and fees in 1/10000 CNY, quantities in shares, days as
 trading-day numbers, times in ns UTC.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from exchange.dtypes import FIXED_PRICE
 from exchange.reasons import VenueReason as V
 from matching_engine import book as core
 from matching_engine.reasons import Reason as R
@@ -33,18 +36,20 @@ POS, SH_RES, LAST_BUY, LAST_SALE, LIVE_BUY, LIVE_SELL, EVER, DUE_SH, ACQ = range
     TICK, LOT_MIN, LOT_STEP, ODD_LOT, LIMIT_MAX, MARKET_MAX, LIM_LO, LIM_HI, CAGE_PCT, CAGE_TICKS,
     MIN_DAYS, RT_DAYS, EXEMPT, PREV_CLOSE, LAST, HALTED, COUNTED, PENDING, CAP, CAP_CURRENT,
     SEQ, OPEN, HIGH, LOW, VOLUME, TURNOVER, TRADES, RING, AUCTION_PRICE, AUCTION_VOLUME,
-    HALT_UP, HALT_DOWN, HALT_PRICE,
-) = range(33)  # fmt: skip
-INS_COLUMNS = 33
+    HALT_UP, HALT_DOWN, HALT_PRICE, FIXED_MAX, CLOSE,
+) = range(35)  # fmt: skip
+INS_COLUMNS = 35
 MANUAL, VOLATILITY = 1, 2  # HALTED bits
 # HALT_UP / HALT_DOWN: a trade at or beyond either stops the kernel after its command with the
 # price in HALT_PRICE, for the venue to ask the volatility-halt rules (halts.VolatilityHalts)
+# FIXED_MAX: the class's largest fixed-price order (-1: no fixed-price trading); CLOSE: the
+# day's close once the venue has fixed it (0 before), the price of fixed-price trades
 # order columns (ords), indexed by the exchange's order id
 O_PART, O_INST, O_SIDE, O_CASH, O_QTY, O_PRICE, O_NOTIONAL, O_STATE, O_COID, O_TYPE, O_TIF = range(
     11
 )
 ORD_COLUMNS = 11
-ENTERED, LIVE, HELD, DONE = 0, 1, 2, 3  # O_STATE
+ENTERED, LIVE, HELD, DONE, FIXED = 0, 1, 2, 3, 4  # O_STATE (FIXED: awaits the close)
 # fee component columns (fc)
 F_SIDE, F_RATE, F_MIN, F_CAP, F_BASIS, F_LIQ, F_KINDS, F_REBATE, F_PAYEE = range(9)
 FC_COLUMNS = 9
@@ -54,7 +59,8 @@ HALF_UP, UP, DOWN = 0, 1, 2  # rounding
 G_DAY, G_NEXT_OID, G_HT_USED, G_ROUNDING, G_BAR_START, G_HELD = range(6)
 G_COLUMNS = 6
 # session span (sp)
-S_OPEN, S_LIMIT, S_MARKET, S_CANCEL, S_CORE, S_HOLD = range(6)
+S_OPEN, S_LIMIT, S_MARKET, S_CANCEL, S_CORE, S_HOLD, S_FIXED = range(7)
+SP_COLUMNS = 7
 # bars (N, minutes, 6) and the ring of recent trades (N, R, 3)
 B_OPEN, B_HIGH, B_LOW, B_CLOSE, B_VOLUME, B_TURNOVER = range(6)
 BAR_NS = 60_000_000_000
@@ -63,7 +69,7 @@ K_EVENTS, K_FEES, K_MD = range(3)
 # status
 DONE_ALL, NEED_CORE_EVENTS, NEED_SLOTS, NEED_OUTPUT, HALT_CHECK = range(5)
 # market-data kinds (dtypes.MarketDataKind)
-MD_LEVEL, MD_TRADE, MD_AUCTION, MD_PHASE = 1, 2, 3, 4
+MD_LEVEL, MD_TRADE, MD_AUCTION, MD_PHASE, MD_FIXED_TRADE = 1, 2, 3, 4, 6
 ISSUER = 3  # participant kind index (state.KIND_INDEX)
 ONE = 100_000_000
 FEN = 100
@@ -73,6 +79,7 @@ RC_CANCELLED_BY_OWNER = int(R.CANCELLED_BY_OWNER)
 RC_INVALID_ORDER_TYPE = int(R.INVALID_ORDER_TYPE)
 RC_INVALID_QUANTITY = int(R.INVALID_QUANTITY)
 RC_INVALID_SIDE = int(R.INVALID_SIDE)
+RC_SESSION_END = int(R.SESSION_END)
 RC_INVALID_TIME_IN_FORCE = int(R.INVALID_TIME_IN_FORCE)
 RC_UNKNOWN_COMMAND = int(R.UNKNOWN_COMMAND)
 RC_UNKNOWN_ORDER = int(R.UNKNOWN_ORDER)
@@ -93,6 +100,7 @@ RV_PHASE_REJECTS_ORDER_TYPE = int(V.PHASE_REJECTS_ORDER_TYPE)
 RV_PRICE_ABOVE_LIMIT = int(V.PRICE_ABOVE_LIMIT)
 RV_PRICE_BELOW_LIMIT = int(V.PRICE_BELOW_LIMIT)
 RV_PRICE_OUTSIDE_CAGE = int(V.PRICE_OUTSIDE_CAGE)
+RV_PRICE_WRONG_SIDE_OF_CLOSE = int(V.PRICE_WRONG_SIDE_OF_CLOSE)
 RV_QUANTITY_ABOVE_MAXIMUM = int(V.QUANTITY_ABOVE_MAXIMUM)
 RV_QUANTITY_BELOW_MINIMUM = int(V.QUANTITY_BELOW_MINIMUM)
 RV_QUANTITY_NOT_IN_STEPS = int(V.QUANTITY_NOT_IN_STEPS)
@@ -306,8 +314,9 @@ def _party_fees(fc, mode, fout, kf, kv, collected, par, ords, o, side, liq, noti
 
 
 @njit(cache=True)
-def _fill(e, auction, par, pos, ins, ords, fc, g, collected, bars, ring, fout, kf, kv):
-    """Settle one TRADE event (DvP, fees, day statistics); return (kf, buyer fees, seller fees)."""
+def _fill(e, auction, par, pos, ins, ords, fc, g, collected, bars, ring, fout, kf, kv, stats):
+    """Settle one TRADE event (DvP, fees; day statistics, bars and the close's ring of recent
+    trades unless `stats` is False); return (kf, buyer fees, seller fees)."""
     a = e.order_id
     c = e.contra_order_id
     q = e.quantity
@@ -359,6 +368,8 @@ def _fill(e, auction, par, pos, ins, ords, fc, g, collected, bars, ring, fout, k
         ords[o, O_NOTIONAL] += notional
         if ords[o, O_QTY] == 0:
             release(par, pos, ins, ords, o)
+    if not stats:
+        return kf, fee_b, fee_s
     # day statistics, the minute bar and the ring of recent trades
     if ins[n, TRADES] == 0:
         ins[n, OPEN] = px
@@ -405,7 +416,7 @@ def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
         return RV_UNKNOWN_INSTRUMENT, 0
     if c.side > SELL:
         return RC_INVALID_SIDE, 0
-    if c.order_type > MARKET:
+    if c.order_type > FIXED_PRICE or (c.order_type == FIXED_PRICE and ins[n, FIXED_MAX] < 0):
         return RC_INVALID_ORDER_TYPE, 0
     if c.tif > 2:
         return RC_INVALID_TIME_IN_FORCE, 0
@@ -431,9 +442,12 @@ def _check_terms(
         return RV_MARKET_CLOSED, 0
     if ins[n, HALTED]:
         return RV_INSTRUMENT_HALTED, 0
-    if (order_type == LIMIT and not sp[S_LIMIT]) or (order_type == MARKET and not sp[S_MARKET]):
+    column = S_FIXED if order_type == FIXED_PRICE else S_MARKET if order_type == MARKET else S_LIMIT
+    if not sp[column]:
         return RV_PHASE_REJECTS_ORDER_TYPE, 0
-    if sp[S_CORE] == CALL and (order_type != LIMIT or tif != DAY):
+    if order_type == FIXED_PRICE and tif != DAY:
+        return RC_INVALID_TIME_IN_FORCE, 0
+    if sp[S_CORE] == CALL and (order_type == MARKET or tif != DAY):
         return RV_PHASE_REJECTS_ORDER_TYPE, 0
     if px <= 0:
         return RV_INVALID_PRICE, 0
@@ -444,6 +458,9 @@ def _check_terms(
         return RV_PRICE_ABOVE_LIMIT, 0
     if px < ins[n, LIM_LO]:
         return RV_PRICE_BELOW_LIMIT, 0
+    close = ins[n, CLOSE]
+    if order_type == FIXED_PRICE and close and (px < close if side == BUY else px > close):
+        return RV_PRICE_WRONG_SIDE_OF_CLOSE, 0
     pct = ins[n, CAGE_PCT]
     ticks = ins[n, CAGE_TICKS] * tick
     if order_type == LIMIT and sp[S_CORE] == CONTINUOUS and sp[S_HOLD] == 0 and (pct or ticks):
@@ -467,6 +484,8 @@ def _check_terms(
         if (q - ins[n, LOT_MIN]) % ins[n, LOT_STEP]:
             return RV_QUANTITY_NOT_IN_STEPS, 0
     maximum = ins[n, MARKET_MAX] if order_type == MARKET else ins[n, LIMIT_MAX]
+    if order_type == FIXED_PRICE:
+        maximum = ins[n, FIXED_MAX]
     if maximum > 0 and q > maximum:
         return RV_QUANTITY_ABOVE_MAXIMUM, 0
     kind = par[p, KIND]
@@ -658,18 +677,23 @@ def run_batch(
                     kv = _reject(vev, kv, c, i, reason, phase)
                     i += 1
                     continue
-                hold = sp[S_HOLD] != 0
-                aggressor = _reserve(c, cash, HELD if hold else ENTERED, par, pos, ins, ords, g, ht)
-                _core_row(cc, i, NEW, c, aggressor, c.instrument, c.participant)
-                if hold:
-                    held[g[G_HELD]] = aggressor
-                    g[G_HELD] += 1
+                fixed = c.order_type == FIXED_PRICE
+                if fixed or sp[S_HOLD]:
+                    # held until the book opens, or (fixed price) until the venue matches it
+                    aggressor = _reserve(c, cash, FIXED if fixed else HELD, par, pos, ins, ords, g,
+                                         ht)  # fmt: skip
+                    if not fixed:
+                        _core_row(cc, i, NEW, c, aggressor, c.instrument, c.participant)
+                        held[g[G_HELD]] = aggressor
+                        g[G_HELD] += 1
                     kv = _reject(vev, kv, c, i, 0, phase)
                     vev[kv - 1].kind = QUEUED
                     vev[kv - 1].order_id = aggressor
                     vev[kv - 1].leaves = c.quantity
                     i += 1
                     continue
+                aggressor = _reserve(c, cash, ENTERED, par, pos, ins, ords, g, ht)
+                _core_row(cc, i, NEW, c, aggressor, c.instrument, c.participant)
                 kind = NEW
             elif c.kind == CANCEL:
                 reason, o = _live_order(c, sp, par, ords, ht)
@@ -679,7 +703,7 @@ def run_batch(
                     continue
                 p = c.participant
                 n = ords[o, O_INST]
-                if ords[o, O_STATE] == HELD:
+                if ords[o, O_STATE] == HELD or ords[o, O_STATE] == FIXED:
                     left = ords[o, O_QTY]
                     release(par, pos, ins, ords, o)
                     kv = _reject(vev, kv, c, i, RC_CANCELLED_BY_OWNER, phase)
@@ -697,7 +721,7 @@ def run_batch(
             elif c.kind == REPLACE:
                 reason, o = _live_order(c, sp, par, ords, ht)
                 cash = 0
-                if reason == 0 and ords[o, O_STATE] == HELD:
+                if reason == 0 and (ords[o, O_STATE] == HELD or ords[o, O_STATE] == FIXED):
                     reason = RV_PHASE_REJECTS_ORDER_TYPE  # held orders are cancelled, not replaced
                 elif reason == 0:
                     n = ords[o, O_INST]
@@ -733,9 +757,8 @@ def run_batch(
             k = s.kind
             _copy_event(vev, kv, s, ords)
             if k == TRADE:
-                kf, fee_buy, fee_sell = _fill(
-                    s, auction, par, pos, ins, ords, fc, g, collected, bars, ring, fout, kf, kv
-                )
+                kf, fee_buy, fee_sell = _fill(s, auction, par, pos, ins, ords, fc, g, collected,
+                                              bars, ring, fout, kf, kv, True)  # fmt: skip
                 buy_first = ords[s.order_id, O_SIDE] == BUY
                 vev[kv].fee = fee_buy if buy_first else fee_sell
                 vev[kv].contra_fee = fee_sell if buy_first else fee_buy
@@ -795,3 +818,90 @@ def run_batch(
             return HALT_CHECK, i, 0
     kout[K_EVENTS], kout[K_FEES], kout[K_MD] = kv, kf, km
     return DONE_ALL, i, 0
+
+
+@njit(cache=True)
+def _order_event(vev, kv, cev, kind, ords, o, contra, price, q, reason, phase, ts):
+    """Write an event of order o (and contra, a TRADE's seller) from outside the core to vev
+    through the core's event scratch cev; return kv + 1."""
+    e = cev[0]
+    e.kind = kind
+    e.side = ords[o, O_SIDE]
+    e.phase = phase
+    e.reason = reason
+    e.book = ords[o, O_INST]
+    e.owner = ords[o, O_PART]
+    e.contra_owner = ords[contra, O_PART] if contra else 0
+    e.command = -1
+    e.order_id = o
+    e.contra_order_id = contra
+    e.price = price
+    e.quantity = q
+    e.leaves = ords[o, O_QTY] - q if kind == TRADE else 0
+    e.contra_leaves = ords[contra, O_QTY] - q if contra else 0
+    e.timestamp = ts
+    _copy_event(vev, kv, e, ords)
+    return kv + 1
+
+
+@njit(cache=True)
+def _next_fixed(orders, j, n, side, ords):
+    """Return the index of the next order from j on of instrument n and side still FIXED."""
+    while j < len(orders) and not (
+        ords[orders[j], O_STATE] == FIXED
+        and ords[orders[j], O_INST] == n
+        and ords[orders[j], O_SIDE] == side
+    ):
+        j += 1
+    return j
+
+
+@njit(cache=True)
+def match_fixed(
+    orders, expire, phase, ts, cev, par, pos, ins, ords, fc, g, collected, bars, ring, vev, fout,
+    mout, kout,
+):  # fmt: skip
+    """Trade the fixed-price orders (ids in arrival order) at their instrument's close.
+
+    A buy priced below the close or a sale above it is refused (REJECTED with
+    PRICE_WRONG_SIDE_OF_CLOSE); buys and sells of each instrument not halted then trade at the
+    close in time priority, settled without touching the day's statistics, bars or close, each
+    trade its own print (MD_FIXED_TRADE); expire: what is left expires. Finished orders release
+    their holds; the output buffers must have room for 2 x len(orders) events.
+    """
+    kv = kout[K_EVENTS]
+    kf = kout[K_FEES]
+    km = kout[K_MD]
+    for o in orders:
+        close = ins[ords[o, O_INST], CLOSE]
+        px = ords[o, O_PRICE]
+        wrong = px < close if ords[o, O_SIDE] == BUY else px > close
+        if ords[o, O_STATE] == FIXED and wrong:
+            kv = _order_event(vev, kv, cev, REJECTED, ords, o, 0, px, ords[o, O_QTY],
+                              RV_PRICE_WRONG_SIDE_OF_CLOSE, phase, ts)  # fmt: skip
+            release(par, pos, ins, ords, o)
+    for n in range(ins.shape[0]):
+        if ins[n, HALTED]:
+            continue  # a halted instrument does not trade; its orders wait or expire
+        close = ins[n, CLOSE]
+        b = _next_fixed(orders, 0, n, BUY, ords)
+        s = _next_fixed(orders, 0, n, SELL, ords)
+        while b < len(orders) and s < len(orders):
+            bo = orders[b]
+            so = orders[s]
+            q = min(ords[bo, O_QTY], ords[so, O_QTY])
+            kv = _order_event(vev, kv, cev, TRADE, ords, bo, so, close, q, 0, phase, ts)
+            kf, fee_b, fee_s = _fill(cev[0], True, par, pos, ins, ords, fc, g, collected,
+                                     bars, ring, fout, kf, kv - 1, False)  # fmt: skip
+            vev[kv - 1].fee = fee_b
+            vev[kv - 1].contra_fee = fee_s
+            km = _md(mout, km, MD_FIXED_TRADE, BUY, n, ins, close, q, 0, ts)
+            b = _next_fixed(orders, b, n, BUY, ords)
+            s = _next_fixed(orders, s, n, SELL, ords)
+    if expire:
+        for o in orders:
+            if ords[o, O_STATE] == FIXED:
+                kv = _order_event(vev, kv, cev, EXPIRED, ords, o, 0, ords[o, O_PRICE],
+                                  ords[o, O_QTY], RC_SESSION_END, phase, ts)  # fmt: skip
+                release(par, pos, ins, ords, o)
+    kout[K_EVENTS], kout[K_FEES], kout[K_MD] = kv, kf, km

@@ -35,7 +35,7 @@ from matching_engine.reasons import Reason
 if TYPE_CHECKING:
     from exchange.venue import Exchange
 
-NEGOTIATION_SPAN = np.array([1, 1, 0, 1, Phase.CONTINUOUS, 0], np.int64)  # kernel S_* columns
+NEGOTIATION_SPAN = np.array([1, 1, 0, 1, Phase.CONTINUOUS, 0, 0], np.int64)  # kernel S_* columns
 
 
 @dataclass(frozen=True)
@@ -307,8 +307,8 @@ class NegotiationDesk:
         reason = check_order(phase_at(ex.spans, c.timestamp), "intent")
         if reason:
             return reason, 0
-        reason, cash = k._check_new(c, s.g[k.G_DAY], NEGOTIATION_SPAN, ex.engine._bk, s.par,
-                                    s.pos, s.ins, s.fc, s.g, s.ht)  # fmt: skip
+        reason, cash = k._check_new(c, s.g[k.G_DAY], NEGOTIATION_SPAN, ex.engine.arrays().bk,
+                                    s.par, s.pos, s.ins, s.fc, s.g, s.ht)  # fmt: skip
         return int(reason), int(cash)
 
     def _expire(self, ts: int) -> None:
@@ -338,7 +338,7 @@ class NegotiationDesk:
         e = s.vev[kv]
         kf, fee_buy, fee_sell = k._fill(e, False, s.par, s.pos, s.ins, s.ords, s.fc, s.g,
                                         s.collected, s.bars, s.ring, s.fout, s.kout[k.K_FEES],
-                                        kv)  # fmt: skip
+                                        kv, True)  # fmt: skip
         s.kout[k.K_FEES] = kf
         buyer_first = s.ords[acceptance, k.O_SIDE] == Side.BUY
         e["fee"], e["contra_fee"] = (fee_buy, fee_sell) if buyer_first else (fee_sell, fee_buy)

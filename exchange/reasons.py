@@ -33,6 +33,7 @@ class VenueReason(IntEnum):
     PRICE_OUTSIDE_CAGE = 222
     OFF_TICK = 223
     INVALID_PRICE = 224
+    PRICE_WRONG_SIDE_OF_CLOSE = 225
     QUANTITY_BELOW_MINIMUM = 230
     QUANTITY_NOT_IN_STEPS = 231
     QUANTITY_ABOVE_MAXIMUM = 232
@@ -74,6 +75,7 @@ VENUE_TEXT: dict[int, str] = {
     VenueReason.PRICE_OUTSIDE_CAGE: "limit price is outside the price cage around the benchmark",
     VenueReason.OFF_TICK: "price is not a multiple of the instrument class's tick",
     VenueReason.INVALID_PRICE: "price must be positive",
+    VenueReason.PRICE_WRONG_SIDE_OF_CLOSE: "a fixed-price buy below the close or sale above it",
     VenueReason.QUANTITY_BELOW_MINIMUM: "quantity is below the minimum order size",
     VenueReason.QUANTITY_NOT_IN_STEPS: "quantity above the minimum is not a whole number of steps",
     VenueReason.QUANTITY_ABOVE_MAXIMUM: "quantity is above the maximum for this order type",

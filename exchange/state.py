@@ -100,6 +100,9 @@ class VenueState:
             )
             row[k.LIMIT_MAX] = rules.size.limit_max or 0
             row[k.MARKET_MAX] = rules.size.market_max or 0
+            row[k.FIXED_MAX] = (
+                -1 if rules.size.fixed_price_max is None else rules.size.fixed_price_max
+            )
             row[k.CAGE_PCT], row[k.CAGE_TICKS] = rules.cage.pct, rules.cage.min_ticks
             row[k.MIN_DAYS], row[k.RT_DAYS] = rules.holding.min_days, rules.holding.round_trip_days
             row[k.EXEMPT] = sum(1 << KIND_INDEX[kind] for kind in rules.holding.exempt)
@@ -120,7 +123,7 @@ class VenueState:
             collected=np.zeros(len(PAYEES), np.int64),
             bars=np.zeros((n, BAR_MINUTES, 6), np.int64),
             ring=np.zeros((n, RING, 3), np.int64),
-            sp=np.zeros(6, np.int64),
+            sp=np.zeros(k.SP_COLUMNS, np.int64),
             held=np.zeros(capacity, np.int64),
             cev=np.zeros(1024, EVENT_DTYPE),
             vev=np.zeros(capacity, VENUE_EVENT_DTYPE),

@@ -32,7 +32,7 @@ from exchange.accounts import Participant
 from exchange.boards import Board, load_board
 from exchange.calendar import TradingCalendar
 from exchange.clearing import Settlement, Statement
-from exchange.dtypes import ORDER_DTYPE, MarketDataKind
+from exchange.dtypes import ORDER_DTYPE, MarketDataKind, VenueEventKind
 from exchange.fees import load_schedule
 from exchange.halts import Halt, Halts, VolatilityHalts
 from exchange.journal import JournalReader, JournalWriter, TornTail
@@ -53,6 +53,7 @@ from matching_engine.commands import clear, set_phase, uncross
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, TieBreak
 
 BAND_MULTIPLE = 20  # a book's band is [tick, 20 x the listing's previous close]
+AFTER_HOURS = "after_hours"  # the phase whose fixed-price orders trade at the close
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Exchange:
         self.day: datetime.date | None = None
         self.spans: tuple[PhaseSpan, ...] = ()
         self._boundaries: list[int] = []
+        self._close_time = 0  # ns UTC: the day's close is fixed then (the last matching span's end)
+        self._fixed = np.zeros(0, np.int64)  # fixed-price orders not yet traded, arrival order
         self.halts = Halts()  # every halt so far, volatility and manual
         self._volatility: list[VolatilityHalts] = []  # per instrument, the day's rules
         self._resumes: dict[int, list[int]] = {}  # ns UTC -> instruments whose halt ends then
@@ -290,7 +293,7 @@ class Exchange:
             lo, hi = limits or (band.lo, band.hi)
             row[k.LIM_LO], row[k.LIM_HI] = max(lo, band.lo), min(hi, band.hi)
             row[k.OPEN : k.TRADES + 1] = 0
-            row[[k.RING, k.AUCTION_PRICE, k.AUCTION_VOLUME, k.LAST, k.HALT_PRICE]] = 0
+            row[[k.RING, k.AUCTION_PRICE, k.AUCTION_VOLUME, k.LAST, k.HALT_PRICE, k.CLOSE]] = 0
             row[k.HALTED] &= ~k.VOLATILITY
             volatility = VolatilityHalts(
                 rules.halts, self.calendar, day, listing_day, previous_close
@@ -304,6 +307,11 @@ class Exchange:
         self.day = day
         self.spans = timeline(self.board, self.calendar, day)
         self._boundaries = sorted({t for span in self.spans for t in (span.start, span.end)})
+        self._close_time = max(
+            (span.end for span in self.spans if span.core_phase != Phase.HALTED),
+            default=self.spans[-1].end,
+        )
+        self._fixed = self._fixed[:0]
         s.g[k.G_BAR_START] = self.spans[0].start
         self.clock = self.spans[0].start - 1
         s.sp[:] = 0
@@ -399,15 +407,43 @@ class Exchange:
             self._run_internal(command_batch(*rows))
         if after is not None and after.core_phase != Phase.HALTED:
             self._release_held(t)
+        s = self.state
+        if t == self._close_time:
+            s.ins[:, k.CLOSE] = [closing_price(s.ins, s.ring, i) for i in range(len(self.listings))]
+        day_end = after is None and t == self.spans[-1].end
+        if day_end or AFTER_HOURS in (before and before.phase, after and after.phase):
+            self._match_fixed(t, expire=day_end)
         self.status.append((t, after.phase if after else "closed"))
-        sp = self.state.sp
+        sp = s.sp
         sp[:] = 0
         if after is not None:
             hold = after.core_phase == Phase.HALTED and bool(after.orders)
-            sp[[k.S_OPEN, k.S_LIMIT, k.S_MARKET, k.S_CANCEL, k.S_CORE, k.S_HOLD]] = (
+            sp[[k.S_OPEN, k.S_LIMIT, k.S_MARKET, k.S_CANCEL, k.S_CORE, k.S_HOLD, k.S_FIXED]] = (
                 1, "limit" in after.orders, "market" in after.orders, after.cancel,
-                after.core_phase, hold,
+                after.core_phase, hold, "fixed_price" in after.orders,
             )  # fmt: skip
+
+    def _queue_fixed(self, first: int) -> None:
+        """Add the fixed-price orders accepted from event `first` on to those awaiting the close."""
+        s = self.state
+        events = s.vev[first : s.kout[k.K_EVENTS]]
+        ids = events["order_id"][events["kind"] == VenueEventKind.QUEUED]
+        ids = ids[s.ords[ids, k.O_STATE] == k.FIXED]
+        if len(ids):
+            self._fixed = np.concatenate((self._fixed, ids))
+
+    def _match_fixed(self, t: int, expire: bool) -> None:
+        """Trade the fixed-price orders awaiting the close at time t (kernel.match_fixed); expire:
+        what is left expires."""
+        if not len(self._fixed):
+            return
+        s = self.state
+        s.grow_outputs(2 * len(self._fixed))
+        k.match_fixed(
+            self._fixed, expire, Phase.HALTED, t, s.cev, s.par, s.pos, s.ins, s.ords, s.fc, s.g,
+            s.collected, s.bars, s.ring, s.vev, s.fout, s.mout, s.kout,
+        )  # fmt: skip
+        self._fixed = self._fixed[s.ords[self._fixed, k.O_STATE] == k.FIXED]
 
     def _release_held(self, t: int) -> None:
         """Enter the orders held while the books were closed, in arrival order, at time t."""
@@ -499,7 +535,14 @@ class Exchange:
             self._cross(int(times[start]))
             later = self._next_time()
             stop = len(batch) if later is None else int(np.searchsorted(times, later, "left"))
+            first = int(s.kout[k.K_EVENTS])
             start = (self.screen or self._run)(False, batch, cc[:stop], start)
+            self._queue_fixed(first)
+        if len(batch):
+            last = int(times[-1])
+            span = phase_at(self.spans, last)
+            if span is not None and span.phase == AFTER_HOURS:
+                self._match_fixed(last, expire=False)
         self._indicative()
         return self._collect(reuse)
 
