@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from exchange_helpers import MONDAY, make_exchange
 
 from exchange.calendar import TradingCalendar
+from exchange.venue import Exchange
 
 
 @pytest.fixture(scope="session")
 def calendar() -> TradingCalendar:
     return TradingCalendar.load()
+
+
+@pytest.fixture
+def star() -> Exchange:
+    """Return an Exchange on the `star` preset with Monday's session open."""
+    exchange = make_exchange("star")
+    exchange.open_day(MONDAY)
+    return exchange

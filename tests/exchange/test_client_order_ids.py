@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exchange_helpers import BUY, MONDAY, PRICE, at, kinds, make_exchange, send
+from exchange_helpers import BUY, PRICE, at, kinds, send
 
 from exchange.orders import ClientOrderIds, cancel, order
 from exchange.reasons import VenueReason
@@ -43,9 +43,8 @@ def test_32_characters_are_allowed_and_unknown_strings_name_no_order():
     assert ids.find(0, "y") == (Reason.UNKNOWN_ORDER, 0)
 
 
-def test_a_gateway_trades_and_cancels_by_strings():
-    exchange = make_exchange("star")
-    exchange.open_day(MONDAY)
+def test_a_gateway_trades_and_cancels_by_strings(star):
+    exchange = star
     ids, t = ClientOrderIds(), at(exchange, "09:31")
     _, number = ids.assign(0, "GW-0001")
     events = send(exchange, order(0, 0, BUY, PRICE, 500, number, t))

@@ -27,13 +27,6 @@ from instruments.lifecycle import Conversion, Payment, SharesDistributed
 from matching_engine.dtypes import EventKind, OrderType, Phase, TimeInForce
 
 
-@pytest.fixture
-def star():
-    exchange = make_exchange("star")
-    exchange.open_day(MONDAY)
-    return exchange
-
-
 def test_a_continuous_fill_charges_itemised_fees_and_moves_cash_and_shares(star):
     t = at(star, "09:31")
     send(star, order(1, 0, SELL, PRICE, 1_000, 1, t))
@@ -145,9 +138,8 @@ def test_t_plus_1_settlement_and_statements(star):
     assert total_cash(star) == before
 
 
-def test_the_close_is_the_closing_call_price_else_the_last_minute_vwap():
-    exchange = make_exchange("star")
-    exchange.open_day(MONDAY)
+def test_the_close_is_the_closing_call_price_else_the_last_minute_vwap(star):
+    exchange = star
     t = at(exchange, "10:00")
     send(
         exchange,

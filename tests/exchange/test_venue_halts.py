@@ -111,9 +111,8 @@ def test_a_halt_crossing_14_57_ends_at_14_57_in_the_closing_call():
     assert exchange.halts.history(0)[0].end == at(exchange, "14:57")
 
 
-def test_no_volatility_halts_after_the_first_five_days_or_for_old_listings():
-    exchange = make_exchange("star")  # listed long ago
-    exchange.open_day(MONDAY)
+def test_no_volatility_halts_after_the_first_five_days_or_for_old_listings(star):
+    exchange = star  # listed long ago
     t = at(exchange, "09:31")
     trade(exchange, PRICE, t, 1)
     assert kinds(trade(exchange, PRICE * 118 // 100, t + 1, 2))[-1] == "TRADE"  # +-20% limit

@@ -22,14 +22,6 @@ from exchange.orders import order, replace
 from exchange.reasons import VenueReason as V
 from matching_engine.reasons import Reason as R
 
-
-@pytest.fixture
-def star():
-    exchange = make_exchange("star")
-    exchange.open_day(MONDAY)
-    return exchange
-
-
 T = "09:31"
 
 
