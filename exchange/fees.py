@@ -217,14 +217,19 @@ class FeeItem:
     amount: int
 
 
+def round_scaled(numerator: int, unit: int, rounding: Rounding) -> int:
+    """Round numerator / 10^8 (an amount times a rate) to a multiple of unit by the rule."""
+    steps, rest = divmod(numerator, unit * RATE_SCALE)
+    if rounding == "half_up":
+        steps += 2 * rest >= unit * RATE_SCALE
+    elif rounding == "up":
+        steps += rest > 0
+    return steps * unit
+
+
 def round_to_fen(amount: int, rounding: Rounding) -> int:
     """Round an amount in units x 10^8 (notional x rate) to whole fen, in 1/10000 CNY."""
-    fen, rest = divmod(amount, FEN * RATE_SCALE)
-    if rounding == "half_up":
-        fen += 2 * rest >= FEN * RATE_SCALE
-    elif rounding == "up":
-        fen += rest > 0
-    return fen * FEN
+    return round_scaled(amount, FEN, rounding)
 
 
 def charge(

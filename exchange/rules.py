@@ -9,6 +9,7 @@ The Exchange API runs them in this order before the book sees an order: phase an
 from __future__ import annotations
 
 from exchange.boards import ONE, Band, Cage, ClassRules, Eligibility, OrderKind, ParticipantKind
+from exchange.fees import round_scaled
 from exchange.reasons import VenueReason
 from matching_engine.dtypes import Side
 from matching_engine.reasons import Reason
@@ -20,16 +21,6 @@ def band_for_day(rules: ClassRules, listing_day: int) -> Band:
         if listing_day <= band.through_day:
             return band
     return rules.price_limits.band
-
-
-def _round(numerator: int, tick: int, mode: str) -> int:
-    """Round numerator / ONE to a multiple of tick: "half_up", "down" or "up"."""
-    steps, rest = divmod(numerator, tick * ONE)
-    if mode == "half_up":
-        steps += 2 * rest >= tick * ONE
-    elif mode == "up":
-        steps += rest > 0
-    return steps * tick
 
 
 def price_limits(rules: ClassRules, reference: int, listing_day: int) -> tuple[int, int] | None:
@@ -45,8 +36,8 @@ def price_limits(rules: ClassRules, reference: int, listing_day: int) -> tuple[i
     if not band.limited:
         return None
     inward = rules.price_limits.rounding == "inward"
-    upper = _round(reference * (ONE + band.up), rules.tick, "down" if inward else "half_up")
-    lower = _round(reference * (ONE - band.down), rules.tick, "up" if inward else "half_up")
+    upper = round_scaled(reference * (ONE + band.up), rules.tick, "down" if inward else "half_up")
+    lower = round_scaled(reference * (ONE - band.down), rules.tick, "up" if inward else "half_up")
     return max(lower, rules.tick), upper
 
 
