@@ -7,7 +7,7 @@ import json
 import sys
 
 from matching_engine.book import NumbaEngine
-from matching_engine.lobster import read_lobster, replay
+from matching_engine.lobster import LobsterSample, read_lobster, replay
 from matching_engine.reference_book import ReferenceEngine
 
 ENGINES = {"numba": NumbaEngine, "reference": ReferenceEngine}
@@ -29,16 +29,16 @@ def progress(done: int, total: int) -> None:
     print(f"replay: {done:,} of {total:,} rows", file=sys.stderr, flush=True)
 
 
-def lobster_report(message_csv: str, orderbook_csv: str, levels: int | None = None) -> dict:
+def lobster_report(sample: LobsterSample, levels: int | None = None) -> dict:
     """Replay a LOBSTER sample through both engines and return the report."""
-    sample = read_lobster(message_csv, orderbook_csv)
     return replay(sample, ENGINES, levels=levels, progress=progress)
 
 
 def run_lobster(args: argparse.Namespace) -> int:
     """Print the replay report as one JSON object; exit 1 on any mismatch."""
     try:
-        report = lobster_report(args.message_csv, args.orderbook_csv, args.levels)
+        sample = read_lobster(args.message_csv, args.orderbook_csv)
+        report = lobster_report(sample, args.levels)
     except (OSError, ValueError) as error:
         print(f"techboard replay: {error}", file=sys.stderr)
         return 2

@@ -41,11 +41,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     message_csv = messages[0]
     orderbook_csv = Path(str(message_csv).replace("_message_", "_orderbook_"))
-    report = lobster_report(str(message_csv), str(orderbook_csv))
+    sample = read_lobster(message_csv, orderbook_csv)
+    report = lobster_report(sample)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "replay.json").write_text(json.dumps(report, indent=2))
-    plot_spread(read_lobster(message_csv, orderbook_csv).book, out / "replay.png")
+    plot_spread(sample.book, out / "replay.png")
     rows = [
         ("sample", message_csv.name),
         ("orderbook rows", f"{report['rows']:,}"),
