@@ -13,7 +13,7 @@ import functools
 import numpy as np
 import pytest
 
-from exchange.flows import SyntheticDay, open_exchange, synthetic_day
+from exchange.venue.flows import SyntheticDay, open_exchange, synthetic_day
 from matching_engine.book import NumbaEngine
 from matching_engine.dtypes import COMMAND_DTYPE
 from techboard.commands.bench import EXCHANGE_BOARDS, EXCHANGE_FULL, core_rows

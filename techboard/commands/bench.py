@@ -33,8 +33,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from exchange.flows import SyntheticDay, open_exchange, synthetic_day
-from exchange.journal import JournalWriter
+from exchange.venue.flows import SyntheticDay, open_exchange, synthetic_day
+from exchange.venue.journal import JournalWriter
 from matching_engine.api import BookSpec, MatchingEngine
 from matching_engine.book import NumbaEngine
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind

@@ -10,7 +10,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from exchange.costs import CATEGORIES, CostLine, costs, load_board_schedule, load_firm, load_support
+from exchange.fees.listing_costs import (
+    CATEGORIES,
+    CostLine,
+    costs,
+    load_board_schedule,
+    load_firm,
+    load_support,
+)
 from exchange.schema import SchemaError
 
 CNY = 10_000  # 1/10000 CNY units per CNY

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from exchange_helpers import MONDAY, make_exchange
 
-from exchange.calendar import TradingCalendar
-from exchange.venue import Exchange
+from exchange.rules.calendar import TradingCalendar
+from exchange.venue.exchange import Exchange
 
 
 @pytest.fixture(scope="session")

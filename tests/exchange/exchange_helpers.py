@@ -7,10 +7,10 @@ import datetime
 import numpy as np
 from venue_helpers import CNY, RICH
 
-from exchange import kernel as k
-from exchange.accounts import Participant
+from exchange.clearing.accounts import Participant
 from exchange.orders import batch
-from exchange.venue import Exchange, Listing
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, Side
 
 MONDAY = datetime.date(2025, 3, 3)

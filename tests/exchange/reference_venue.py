@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from exchange import kernel as k
-from exchange.accounts import Accounts
-from exchange.fees import fill_fees, load_schedule
+from exchange.clearing.accounts import Accounts
+from exchange.fees.schedule import fill_fees, load_schedule
 from exchange.reasons import VenueReason as V
-from exchange.rules import (
+from exchange.rules.order_entry import (
     cage_benchmark,
     check_cage,
     check_price_limits,
@@ -22,9 +21,10 @@ from exchange.rules import (
     check_tick,
     price_limits,
 )
-from exchange.sessions import PhaseSpan, check_cancel, check_order
-from exchange.state import KIND_INDEX, ROUNDING, fee_table
-from exchange.venue import Exchange
+from exchange.rules.sessions import PhaseSpan, check_cancel, check_order
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Exchange
+from exchange.venue.state import KIND_INDEX, ROUNDING, fee_table
 from matching_engine.commands import batch, cancel, new, set_phase
 from matching_engine.dtypes import EventKind, OrderType, Side
 from matching_engine.reasons import Reason as R

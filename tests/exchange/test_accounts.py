@@ -7,10 +7,10 @@ import datetime
 import pytest
 from venue_helpers import CNY, RICH, make_accounts
 
-from exchange.accounts import Accounts, Participant
-from exchange.boards import load_board
-from exchange.fees import FeeItem
+from exchange.clearing.accounts import Accounts, Participant
+from exchange.fees.schedule import FeeItem
 from exchange.reasons import VenueReason as V
+from exchange.rules.boards import load_board
 from matching_engine.dtypes import Side
 
 PRICE = 10 * CNY  # CNY 10.00 a share

@@ -20,11 +20,11 @@ from exchange_helpers import (
 )
 from venue_helpers import CNY
 
-from exchange import kernel as k
 from exchange.dtypes import FIXED_PRICE, MarketDataKind
 from exchange.orders import cancel, order, replace
 from exchange.reasons import VenueReason as V
-from exchange.venue import Exchange, Listing
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, TimeInForce
 from matching_engine.reasons import Reason as R
 

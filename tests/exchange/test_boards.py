@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.boards import board_presets, load_board
+from exchange.rules.boards import board_presets, load_board
 from exchange.schema import SchemaError, deep_merge
 
 PRESETS = ["regional", "star", "techboard", "techboard-call", "techboard-mm"]

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from exchange.calendar import TradingCalendar
+from exchange.rules.calendar import TradingCalendar
 from exchange.schema import SchemaError
 
 D = datetime.date

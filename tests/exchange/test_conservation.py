@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from venue_helpers import CNY, make_accounts
 
-from exchange.fees import fill_fees, load_schedule, total
+from exchange.fees.schedule import fill_fees, load_schedule, total
 from matching_engine.dtypes import Side
 
 SCHEDULE = load_schedule("techboard")  # has a maker rebate: negative fees too

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.costs import (
+from exchange.fees.listing_costs import (
     costs,
     load_board_schedule,
     load_firm,
     load_support,
     yearly_trading_fees,
 )
-from exchange.fees import fee_presets, load_schedule
+from exchange.fees.schedule import fee_presets, load_schedule
 from exchange.schema import SchemaError
 
 CNY = 10_000

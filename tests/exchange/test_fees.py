@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange.fees import (
+from exchange.fees.schedule import (
     FeeItem,
     component_fee,
     fee_presets,

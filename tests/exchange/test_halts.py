@@ -6,8 +6,8 @@ import datetime
 
 import pytest
 
-from exchange.boards import load_board
-from exchange.halts import Halt, Halts, VolatilityHalts
+from exchange.rules.boards import load_board
+from exchange.rules.halts import Halt, Halts, VolatilityHalts
 
 DAY = datetime.date(2025, 3, 3)
 MINUTE = 60 * 10**9

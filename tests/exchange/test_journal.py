@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exchange.journal import MAGIC, JournalError, JournalReader, JournalWriter, TornTail, encode
+from exchange.venue.journal import (
+    MAGIC,
+    JournalError,
+    JournalReader,
+    JournalWriter,
+    TornTail,
+    encode,
+)
 from matching_engine.dtypes import COMMAND_DTYPE
 
 PAYLOADS = [

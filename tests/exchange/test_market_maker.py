@@ -18,11 +18,11 @@ from exchange_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange import kernel as k
-from exchange.market_maker import MarketMakerDesk
+from exchange.mechanisms.market_maker import MarketMakerDesk
 from exchange.orders import batch, order
 from exchange.reasons import VenueReason as V
-from exchange.venue import Exchange
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Exchange
 from matching_engine.dtypes import TimeInForce
 
 IOC = TimeInForce.IOC

@@ -21,11 +21,11 @@ from exchange_helpers import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange import kernel as k
 from exchange.dtypes import MarketDataKind
-from exchange.negotiated import NegotiationDesk
+from exchange.mechanisms.negotiated import NegotiationDesk
 from exchange.reasons import VenueReason as V
-from exchange.venue import Exchange
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Exchange
 from matching_engine.reasons import Reason
 
 HOUR = 3_600 * 10**9

@@ -7,10 +7,10 @@ import datetime
 import pytest
 from exchange_helpers import BUY, MONDAY, PRICE, SELL, at, make_exchange, total_cash
 
-from exchange.boards import load_board
-from exchange.obligations import QuoteHistory, SizeBreach, SpreadBreach, assess
+from exchange.mechanisms.obligations import QuoteHistory, SizeBreach, SpreadBreach, assess
 from exchange.orders import batch, order
-from exchange.state import PAYEES
+from exchange.rules.boards import load_board
+from exchange.venue.state import PAYEES
 from matching_engine.dtypes import TimeInForce
 
 RULES = load_board("techboard-mm").market_making

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from exchange.boards import Cage, Eligibility, load_board
 from exchange.reasons import VenueReason as V
-from exchange.rules import (
+from exchange.rules.boards import Cage, Eligibility, load_board
+from exchange.rules.order_entry import (
     cage_benchmark,
     check_cage,
     check_eligibility,

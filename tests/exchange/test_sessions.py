@@ -7,9 +7,9 @@ import itertools
 
 import pytest
 
-from exchange.boards import load_board
 from exchange.reasons import VenueReason as V
-from exchange.sessions import check_cancel, check_order, phase_at, timeline, uncross_times
+from exchange.rules.boards import load_board
+from exchange.rules.sessions import check_cancel, check_order, phase_at, timeline, uncross_times
 from matching_engine.dtypes import Phase
 
 DAY = datetime.date(2025, 3, 3)

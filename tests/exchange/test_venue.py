@@ -18,11 +18,11 @@ from exchange_helpers import (
 from venue_helpers import CNY
 
 from exchange.dtypes import MarketDataKind
-from exchange.fees import fill_fees, load_schedule
-from exchange.mechanisms import MECHANISMS, MechanismNotAvailable
+from exchange.fees.schedule import fill_fees, load_schedule
+from exchange.mechanisms.registry import MECHANISMS, MechanismNotAvailable
 from exchange.orders import cancel, order
 from exchange.reasons import VenueReason
-from exchange.venue import Listing
+from exchange.venue.exchange import Listing
 from instruments.lifecycle import Conversion, Payment, SharesDistributed
 from matching_engine.dtypes import EventKind, OrderType, Phase, TimeInForce
 

@@ -7,10 +7,10 @@ from exchange_helpers import BUY, MONDAY, PRICE, SELL, at, make_exchange, send
 from venue_helpers import CNY
 
 from exchange.dtypes import MarketDataKind
-from exchange.flows import open_exchange, synthetic_day
 from exchange.orders import order
 from exchange.reasons import VenueReason as V
-from exchange.sessions import timeline
+from exchange.rules.sessions import timeline
+from exchange.venue.flows import open_exchange, synthetic_day
 from matching_engine.dtypes import EventKind, Phase
 
 

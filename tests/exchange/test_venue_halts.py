@@ -9,7 +9,7 @@ from exchange_helpers import BUY, MONDAY, PRICE, SELL, at, kinds, make_exchange,
 from exchange.dtypes import MarketDataKind
 from exchange.orders import cancel, order
 from exchange.reasons import VenueReason
-from exchange.venue import Exchange, Listing
+from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, Phase
 
 MINUTE = 60 * 10**9

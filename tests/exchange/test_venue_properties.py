@@ -8,10 +8,10 @@ from exchange_helpers import MONDAY, PRICE, make_exchange, total_cash, total_sha
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange import kernel as k
-from exchange.journal import JournalWriter
 from exchange.orders import batch, cancel, order
-from exchange.venue import Exchange, Listing
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Exchange, Listing
+from exchange.venue.journal import JournalWriter
 
 KINDS = ("investor", "market_maker", "qualified_institution", "investor")
 LISTINGS = (Listing("AAA", "equity", PRICE), Listing("BBB", "equity", 2 * PRICE))

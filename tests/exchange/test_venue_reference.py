@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from reference_venue import ReferenceVenue, venue_events
 from venue_helpers import CNY
 
-from exchange import kernel as k
 from exchange.dtypes import ORDER_DTYPE
-from exchange.sessions import phase_at
-from exchange.venue import Listing
+from exchange.rules.sessions import phase_at
+from exchange.venue import kernel as k
+from exchange.venue.exchange import Listing
 from matching_engine.dtypes import EventKind
 
 KINDS = ("investor", "market_maker", "qualified_institution", "investor", "issuer")

@@ -6,11 +6,11 @@ import pytest
 from exchange_helpers import BUY, MONDAY, PRICE, SELL, at, make_exchange, send, snapshot
 from venue_helpers import CNY
 
-from exchange.accounts import Participant
+from exchange.clearing.accounts import Participant
 from exchange.orders import cancel, order
 from exchange.reasons import VenueReason as V
 from exchange.reasons import reason_name
-from exchange.venue import Exchange, Listing
+from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, OrderType, TimeInForce
 from matching_engine.reasons import Reason as R
 

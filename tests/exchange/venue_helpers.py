@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exchange.accounts import Accounts, Participant
-from exchange.boards import load_board
+from exchange.clearing.accounts import Accounts, Participant
+from exchange.rules.boards import load_board
 
 CNY = 10_000  # price units per yuan
 RICH = 1_000_000 * CNY  # declared financial assets above every board's investor gate

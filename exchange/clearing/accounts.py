@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from exchange.boards import Board, ClassRules, HolderCap, ParticipantKind
-from exchange.fees import FeeItem, total
+from exchange.fees.schedule import FeeItem, total
 from exchange.reasons import VenueReason
-from exchange.rules import check_eligibility
+from exchange.rules.boards import Board, ClassRules, HolderCap, ParticipantKind
+from exchange.rules.order_entry import check_eligibility
 from matching_engine.dtypes import Side
 
 MAX_CLIENT_ORDER_ID = 32

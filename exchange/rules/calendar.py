@@ -1,6 +1,6 @@
 """Trading calendar: which local dates trade, trading-day arithmetic, local times as int64 ns UTC.
 
-Holidays come from a calendar file shipped in exchange/calendars/ (cn.toml: SSE closures, each
+Holidays come from a calendar file shipped in exchange/rules/calendars/ (cn.toml: SSE closures, each
 year marked verified, recollection or estimated). Weekends never trade. A trading-day number
 (`day_number`) counts trading days from the calendar's first one; T+n and the round-trip rule
 compare these numbers (accounts.Accounts takes them as `day`).
@@ -17,7 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from exchange import schema
-from exchange.boards import seconds_of_day
+from exchange.rules.boards import seconds_of_day
 
 CALENDAR_DIR = Path(__file__).with_name("calendars")
 NS_PER_SECOND = 1_000_000_000

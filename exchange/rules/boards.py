@@ -1,4 +1,4 @@
-"""Board rule sets: TOML presets shipped in exchange/boards/, loaded into frozen dataclasses.
+"""Board rule sets: TOML presets shipped in exchange/rules/boards/, loaded into frozen dataclasses.
 
 A board names, per instrument class, its trading mechanism, tick, lot and size rules, price
 limits, price cage, holding period and volatility halts; and for the whole board the holder cap,
@@ -19,7 +19,7 @@ from typing import Literal
 from exchange import schema
 
 PRESET_DIR = Path(__file__).with_name("boards")
-FEE_DIR = Path(__file__).with_name("fees")
+FEE_DIR = Path(__file__).parents[1] / "fees" / "schedules"
 ONE = 100_000_000  # 100% in parts per 10^8
 
 Mechanism = Literal["continuous", "call", "market_maker", "negotiated"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from exchange.boards import ONE, HaltRule
-from exchange.calendar import NS_PER_SECOND, TradingCalendar
+from exchange.rules.boards import ONE, HaltRule
+from exchange.rules.calendar import NS_PER_SECOND, TradingCalendar
 
 NO_HALT = 1 << 62  # an upward threshold no trade reaches
 

@@ -1,16 +1,17 @@
-"""Per-trade fee schedules (TOML in exchange/fees/): itemised, integer fees for each fill.
+"""Per-trade fee schedules (TOML in exchange/fees/schedules/): itemised, integer fees for each fill.
 
 A component charges `rate` (parts per 10^8) of the fill's notional (price x quantity, in 1/10000
 CNY) to the buyer, the seller or both, optionally only to the maker or taker of the fill or to
 some participant kinds, with a minimum and a cap. Every amount is rounded to the fen (100 units)
 by the schedule's `rounding` rule before the minimum and cap apply. A component with basis
-"order" applies its minimum and cap to the whole order: fill k of an order is charged
-F(prior + notional) - F(prior), so the fills of an order add up to the fee of one fill of the
-order's total notional (a CNY 5 minimum commission is charged once per order, not per fill).
-Rebates are the only negative components: `rebate = true`, rate <= 0, no minimum; the rounding
-and cap apply to the rebate's magnitude. A schedule's [listing] section holds what the costs study
-(exchange/costs.py) charges the issuer: listing fees tiered by share capital, fees on convertible-
-bond and preferred-share issues, and waivers. docs/fees.md has the schedules and worked examples.
+"order" applies its minimum and cap to the whole order: fill k of an order is charged F(prior +
+notional) - F(prior), so the fills of an order add up to the fee of one fill of the order's
+total notional (a CNY 5 minimum commission is charged once per order, not per fill). Rebates are
+the only negative components: `rebate = true`, rate <= 0, no minimum; the rounding and cap apply
+to the rebate's magnitude. A schedule's [listing] section holds what the costs study
+(exchange/fees/listing_costs.py) charges the issuer: listing fees tiered by share capital, fees
+on convertible-bond and preferred-share issues, and waivers. docs/fees.md has the schedules and
+worked examples.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from pathlib import Path
 from typing import Literal
 
 from exchange import schema
-from exchange.boards import ParticipantKind
+from exchange.rules.boards import ParticipantKind
 from matching_engine.dtypes import Side
 
-PRESET_DIR = Path(__file__).with_name("fees")
+PRESET_DIR = Path(__file__).with_name("schedules")
 RATE_SCALE = 100_000_000  # parts per 10^8
 FEN = 100  # price units per fen
 

@@ -1,14 +1,15 @@
 """What listing on a board and being traded there cost a firm, year by year, itemised.
 
-Year 1 is the firm's first listed year. On each board (its fee schedule, exchange/fees.py) the
-firm pays the one-off listing fee in year 1 and the annual fee every year, both tiered by its
-share capital, and the fees on each planned convertible-bond or preferred-share issue (one-off in
-the issue year, annual while it is outstanding), less the schedule's waivers it qualifies for
-(several waivers of one fee apply one after another to what is left). Its investors pay the
-schedule's per-trade components on the yearly turnover (free float x share price x turnover
-rate), bought and sold in orders of `average_order`, buyers as takers and sellers as makers.
-Provincial support measures (exchange/support.py) are negative offsets. Cash is integer,
-1/10000 CNY; shares of money are parts per 10^8. docs/costs.md works an example by hand.
+Year 1 is the firm's first listed year. On each board (its fee schedule,
+exchange/fees/schedule.py) the firm pays the one-off listing fee in year 1 and the annual fee
+every year, both tiered by its share capital, and the fees on each planned convertible-bond or
+preferred-share issue (one-off in the issue year, annual while it is outstanding), less the
+schedule's waivers it qualifies for (several waivers of one fee apply one after another to what
+is left). Its investors pay the schedule's per-trade components on the yearly turnover (free
+float x share price x turnover rate), bought and sold in orders of `average_order`, buyers as
+takers and sellers as makers. Provincial support measures (exchange/fees/support.py) are
+negative offsets. Cash is integer, 1/10000 CNY; shares of money are parts per 10^8.
+docs/costs.md works an example by hand.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pathlib import Path
 from typing import Literal, TypeVar, get_args
 
 from exchange import schema
-from exchange.boards import board_presets, load_board
-from exchange.fees import (
+from exchange.fees.schedule import (
     FeeSchedule,
     IssueInstrument,
     Qualification,
@@ -30,7 +30,8 @@ from exchange.fees import (
     load_schedule,
     round_to_fen,
 )
-from exchange.support import Measure, Support
+from exchange.fees.support import Measure, Support
+from exchange.rules.boards import board_presets, load_board
 from matching_engine.dtypes import Side
 
 FIRM_DIR = Path(__file__).with_name("firms")

@@ -17,12 +17,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from exchange.accounts import Participant
-from exchange.boards import load_board
-from exchange.calendar import TradingCalendar
+from exchange.clearing.accounts import Participant
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
-from exchange.sessions import timeline
-from exchange.venue import Exchange, Listing
+from exchange.rules.boards import load_board
+from exchange.rules.calendar import TradingCalendar
+from exchange.rules.sessions import timeline
+from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import Phase, TimeInForce
 
 CNY = 10_000

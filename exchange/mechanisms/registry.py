@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from exchange.boards import Mechanism, OrderKind
-from exchange.market_maker import MarketMakerDesk
-from exchange.negotiated import NegotiationDesk
+from exchange.mechanisms.market_maker import MarketMakerDesk
+from exchange.mechanisms.negotiated import NegotiationDesk
+from exchange.rules.boards import Mechanism, OrderKind
 
 if TYPE_CHECKING:
-    from exchange.venue import Exchange
+    from exchange.venue.exchange import Exchange
 
 
 class Desk(Protocol):

@@ -16,9 +16,9 @@ import bisect
 import datetime
 from dataclasses import dataclass
 
-from exchange.boards import Board, OrderKind, PhaseName
-from exchange.calendar import NS_PER_SECOND, TradingCalendar
 from exchange.reasons import VenueReason
+from exchange.rules.boards import Board, OrderKind, PhaseName
+from exchange.rules.calendar import NS_PER_SECOND, TradingCalendar
 from matching_engine.dtypes import Phase
 
 CORE_PHASE: dict[str, Phase] = {

@@ -1,4 +1,4 @@
-"""Provincial support measures (TOML in exchange/support/): offsets in the costs study.
+"""Provincial support measures (TOML in exchange/fees/support/): offsets in the costs study.
 
 DOMAIN.md section 8 lists three measures of Jilin's 2021 plan: a reward for a firm that completes a
 domestic or overseas listing, a reward for a tech firm that raises bonds with at least half of the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exchange.fees import Qualification, charge
+from exchange.fees.schedule import Qualification, charge
 
 ONE = 100_000_000  # 100% in parts per 10^8
 

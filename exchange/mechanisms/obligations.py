@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exchange.boards import MarketMaking
-from exchange.calendar import NS_PER_SECOND
+from exchange.rules.boards import MarketMaking
+from exchange.rules.calendar import NS_PER_SECOND
 
 SCALE = 100_000_000  # parts per 10^8
 OBLIGATIONS = ("two_sided", "spread", "size", "start")

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exchange import kernel as k
-from exchange.accounts import Participant
-from exchange.boards import PARTICIPANT_KINDS, Board, ClassRules
+from exchange.clearing.accounts import Participant
 from exchange.dtypes import FEE_DTYPE, MD_DTYPE, VENUE_EVENT_DTYPE
-from exchange.fees import FeeSchedule
-from exchange.rules import check_eligibility
+from exchange.fees.schedule import FeeSchedule
+from exchange.rules.boards import PARTICIPANT_KINDS, Board, ClassRules
+from exchange.rules.order_entry import check_eligibility
+from exchange.venue import kernel as k
 from matching_engine.dtypes import EVENT_DTYPE
 
 KIND_INDEX = {kind: i for i, kind in enumerate(PARTICIPANT_KINDS)}

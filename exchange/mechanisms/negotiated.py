@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from exchange import kernel as k
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
 from exchange.reasons import VenueReason as V
-from exchange.sessions import check_order, phase_at
-from exchange.state import KIND_INDEX
+from exchange.rules.sessions import check_order, phase_at
+from exchange.venue import kernel as k
+from exchange.venue.state import KIND_INDEX
 from matching_engine.dtypes import EventKind, Phase, Side
 from matching_engine.reasons import Reason
 
 if TYPE_CHECKING:
-    from exchange.venue import Exchange
+    from exchange.venue.exchange import Exchange
 
 NEGOTIATION_SPAN = np.array([1, 1, 0, 1, Phase.CONTINUOUS, 0, 0], np.int64)  # kernel S_* columns
 

@@ -8,9 +8,17 @@ The Exchange API runs them in this order before the book sees an order: phase an
 
 from __future__ import annotations
 
-from exchange.boards import ONE, Band, Cage, ClassRules, Eligibility, OrderKind, ParticipantKind
-from exchange.fees import round_scaled
+from exchange.fees.schedule import round_scaled
 from exchange.reasons import VenueReason
+from exchange.rules.boards import (
+    ONE,
+    Band,
+    Cage,
+    ClassRules,
+    Eligibility,
+    OrderKind,
+    ParticipantKind,
+)
 from matching_engine.dtypes import Side
 from matching_engine.reasons import Reason
 

@@ -27,24 +27,24 @@ from typing import Any
 
 import numpy as np
 
-from exchange import kernel as k
-from exchange.accounts import Participant
-from exchange.boards import Board, load_board
-from exchange.calendar import TradingCalendar
-from exchange.clearing import Settlement, Statement
+from exchange.clearing.accounts import Participant
+from exchange.clearing.settlement import Settlement, Statement
 from exchange.dtypes import ORDER_DTYPE, MarketDataKind, VenueEventKind
-from exchange.fees import load_schedule
-from exchange.halts import Halt, Halts, VolatilityHalts
-from exchange.journal import JournalReader, JournalWriter, TornTail
-from exchange.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
-from exchange.market_data import snapshot as book_snapshot
-from exchange.market_maker import MarketMakerDesk
-from exchange.mechanisms import mechanism
-from exchange.obligations import ObligationReport
+from exchange.fees.schedule import load_schedule
+from exchange.mechanisms.market_maker import MarketMakerDesk
+from exchange.mechanisms.obligations import ObligationReport
+from exchange.mechanisms.registry import mechanism
 from exchange.reasons import VenueReason
-from exchange.rules import price_limits
-from exchange.sessions import PhaseSpan, phase_at, timeline
-from exchange.state import PAYEES, VenueState
+from exchange.rules.boards import Board, load_board
+from exchange.rules.calendar import TradingCalendar
+from exchange.rules.halts import Halt, Halts, VolatilityHalts
+from exchange.rules.order_entry import price_limits
+from exchange.rules.sessions import PhaseSpan, phase_at, timeline
+from exchange.venue import kernel as k
+from exchange.venue.journal import JournalReader, JournalWriter, TornTail
+from exchange.venue.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
+from exchange.venue.market_data import snapshot as book_snapshot
+from exchange.venue.state import PAYEES, VenueState
 from instruments.lifecycle import Conversion, Payment, SharesDistributed
 from matching_engine.api import BookSpec
 from matching_engine.book import NumbaEngine

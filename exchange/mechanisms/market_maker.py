@@ -30,16 +30,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from exchange import kernel as k
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
-from exchange.obligations import ObligationReport, QuoteHistory, assess
+from exchange.mechanisms.obligations import ObligationReport, QuoteHistory, assess
 from exchange.orders import batch, order
 from exchange.reasons import VenueReason as V
-from exchange.state import KIND_INDEX, PAYEES
+from exchange.venue import kernel as k
+from exchange.venue.state import KIND_INDEX, PAYEES
 from matching_engine.dtypes import COMMAND_DTYPE, OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
-    from exchange.venue import Exchange
+    from exchange.venue.exchange import Exchange
 
 MAKER = KIND_INDEX["market_maker"]
 MARKET_MAKING_PHASES = ("continuous", "market_making")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exchange import kernel as k
+from exchange.venue import kernel as k
 from matching_engine.api import Level
 from matching_engine.book import NumbaEngine
 from matching_engine.dtypes import Side

@@ -1,0 +1,1 @@
+"""Accounts and risk (reservations, holdings) and clearing and settlement."""

@@ -1,0 +1,1 @@
+"""Trading mechanisms: the registry, market making with its obligations, negotiated transfer."""

@@ -1,0 +1,1 @@
+"""Board rules: presets, order-entry checks, the trading calendar, sessions and halts."""

@@ -1,0 +1,1 @@
+"""The venue: the Exchange API, its numba kernel, state, market data and journal."""
