@@ -1,0 +1,1 @@
+"""The discrete-event market simulator: scenarios, agents, the event loop, run records."""
