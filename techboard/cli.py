@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
+from techboard import commands
+
 # Each module in techboard.commands exposes register(subparsers) and sets a `func` default
-# that takes the parsed arguments and returns the exit status.
-COMMANDS = ("run", "replay", "auction", "bench", "value", "costs")
+# that takes the parsed arguments and returns the exit status; `run`, the main job, comes first.
+COMMANDS = sorted(
+    (module.name for module in pkgutil.iter_modules(commands.__path__)),
+    key=lambda name: (name != "run", name),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
