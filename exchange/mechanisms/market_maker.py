@@ -125,7 +125,7 @@ class MarketMakerDesk:
             reason = self._refusal(c, maker) if ours and 0 <= p < len(s.par) else 0
             if reason:
                 s.grow_outputs(4)
-                s.kout[k.K_EVENTS] = k._reject(s.vev, s.kout[k.K_EVENTS], c, r, reason,
+                s.kout[k.K_EVENTS] = k.reject(s.vev, s.kout[k.K_EVENTS], c, r, reason,
                                                s.sp[k.S_CORE])  # fmt: skip
                 continue
             if maker:

@@ -204,7 +204,7 @@ class NegotiationDesk:
             reason, cash = self._check(c)
         if reason:
             return self._refuse(c, reason)
-        intent = k._reserve(c, cash, k.LIVE, *self._accounts(), self.exchange.state.ht)
+        intent = k.reserve(c, cash, k.LIVE, *self._accounts(), self.exchange.state.ht)
         self.terms[intent] = _Terms(
             op["participant"], c.quantity, counterparty, op["expiry"], op["firm"]
         )
@@ -237,7 +237,7 @@ class NegotiationDesk:
             reason, cash = self._check(c)
         if reason:
             return self._refuse(c, reason)
-        acceptance = k._reserve(c, cash, k.LIVE, *self._accounts(), self.exchange.state.ht)
+        acceptance = k.reserve(c, cash, k.LIVE, *self._accounts(), self.exchange.state.ht)
         if terms.firm:
             self._trade(acceptance, intent, c.quantity, ts)
         else:
@@ -307,7 +307,7 @@ class NegotiationDesk:
         reason = check_order(phase_at(ex.spans, c.timestamp), "intent")
         if reason:
             return reason, 0
-        reason, cash = k._check_new(c, s.g[k.G_DAY], NEGOTIATION_SPAN, ex.engine.arrays().bk,
+        reason, cash = k.check_new(c, s.g[k.G_DAY], NEGOTIATION_SPAN, ex.engine.arrays().bk,
                                     s.par, s.pos, s.ins, s.fc, s.g, s.ht)  # fmt: skip
         return int(reason), int(cash)
 
@@ -336,15 +336,15 @@ class NegotiationDesk:
         price = int(s.ords[intent, k.O_PRICE])
         kv = self._event(EventKind.TRADE, 0, acceptance, intent, price, quantity, ts)
         e = s.vev[kv]
-        kf, fee_buy, fee_sell = k._fill(e, False, s.par, s.pos, s.ins, s.ords, s.fc, s.g,
+        kf, fee_buy, fee_sell = k.fill(e, False, s.par, s.pos, s.ins, s.ords, s.fc, s.g,
                                         s.collected, s.bars, s.ring, s.fout, s.kout[k.K_FEES],
                                         kv, True)  # fmt: skip
         s.kout[k.K_FEES] = kf
         buyer_first = s.ords[acceptance, k.O_SIDE] == Side.BUY
         e["fee"], e["contra_fee"] = (fee_buy, fee_sell) if buyer_first else (fee_sell, fee_buy)
         e["leaves"], e["contra_leaves"] = 0, s.ords[intent, k.O_QTY]
-        s.kout[k.K_MD] = k._md(s.mout, s.kout[k.K_MD], k.MD_TRADE, e["side"], e["book"], s.ins,
-                               price, quantity, 0, ts)  # fmt: skip
+        s.kout[k.K_MD] = k.market_data(s.mout, s.kout[k.K_MD], k.MD_TRADE, e["side"], e["book"],
+                                       s.ins, price, quantity, 0, ts)  # fmt: skip
         if s.ords[intent, k.O_STATE] == k.DONE:
             del self.terms[intent]
 
@@ -371,7 +371,7 @@ class NegotiationDesk:
 
     def _refuse(self, c: np.record, reason: int) -> np.ndarray:
         s = self.exchange.state
-        s.kout[k.K_EVENTS] = k._reject(s.vev, s.kout[k.K_EVENTS], c, 0, reason, s.sp[k.S_CORE])
+        s.kout[k.K_EVENTS] = k.reject(s.vev, s.kout[k.K_EVENTS], c, 0, reason, s.sp[k.S_CORE])
         return self.exchange._collect()
 
 

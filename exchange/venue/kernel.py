@@ -191,7 +191,8 @@ def ht_insert_all(ht, entries):
 
 
 @njit(cache=True, inline="always")
-def _md(mout, km, kind, side, n, ins, px, q, orders, ts):
+def market_data(mout, km, kind, side, n, ins, px, q, orders, ts):
+    """Write a market data row about instrument n (its next sequence number); return km + 1."""
     ins[n, SEQ] += 1
     m = mout[km]
     m.kind = kind
@@ -206,7 +207,7 @@ def _md(mout, km, kind, side, n, ins, px, q, orders, ts):
 
 
 @njit(cache=True, inline="always")
-def _reject(vev, kv, c, i, reason, phase):
+def reject(vev, kv, c, i, reason, phase):
     """Write a venue event echoing command c (REJECTED with reason); return kv + 1."""
     e = vev[kv]
     e.kind = REJECTED
@@ -314,7 +315,7 @@ def _party_fees(fc, mode, fout, kf, kv, collected, par, ords, o, side, liq, noti
 
 
 @njit(cache=True)
-def _fill(e, auction, par, pos, ins, ords, fc, g, collected, bars, ring, fout, kf, kv, stats):
+def fill(e, auction, par, pos, ins, ords, fc, g, collected, bars, ring, fout, kf, kv, stats):
     """Settle one TRADE event (DvP, fees; day statistics, bars and the close's ring of recent
     trades unless `stats` is False); return (kf, buyer fees, seller fees)."""
     a = e.order_id
@@ -406,7 +407,7 @@ def _price_of(bk, b, li):
 
 
 @njit(cache=True)
-def _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
+def check_new(c, day, sp, bk, par, pos, ins, fc, g, ht):
     """Return (reason, cash to reserve) for a NEW venue command; reason 0 accepts it."""
     p = c.participant
     n = c.instrument
@@ -528,7 +529,7 @@ def _check_terms(
 
 
 @njit(cache=True)
-def _reserve(c, cash, state, par, pos, ins, ords, g, ht):
+def reserve(c, cash, state, par, pos, ins, ords, g, ht):
     """Open the order of an accepted NEW command; return its order id."""
     p = c.participant
     n = c.instrument
@@ -672,33 +673,33 @@ def run_batch(
             c = cmds[i]
             phase = sp[S_CORE]
             if c.kind == NEW:
-                reason, cash = _check_new(c, day, sp, bk, par, pos, ins, fc, g, ht)
+                reason, cash = check_new(c, day, sp, bk, par, pos, ins, fc, g, ht)
                 if reason:
-                    kv = _reject(vev, kv, c, i, reason, phase)
+                    kv = reject(vev, kv, c, i, reason, phase)
                     i += 1
                     continue
                 fixed = c.order_type == FIXED_PRICE
                 if fixed or sp[S_HOLD]:
                     # held until the book opens, or (fixed price) until the venue matches it
-                    aggressor = _reserve(c, cash, FIXED if fixed else HELD, par, pos, ins, ords, g,
+                    aggressor = reserve(c, cash, FIXED if fixed else HELD, par, pos, ins, ords, g,
                                          ht)  # fmt: skip
                     if not fixed:
                         _core_row(cc, i, NEW, c, aggressor, c.instrument, c.participant)
                         held[g[G_HELD]] = aggressor
                         g[G_HELD] += 1
-                    kv = _reject(vev, kv, c, i, 0, phase)
+                    kv = reject(vev, kv, c, i, 0, phase)
                     vev[kv - 1].kind = QUEUED
                     vev[kv - 1].order_id = aggressor
                     vev[kv - 1].leaves = c.quantity
                     i += 1
                     continue
-                aggressor = _reserve(c, cash, ENTERED, par, pos, ins, ords, g, ht)
+                aggressor = reserve(c, cash, ENTERED, par, pos, ins, ords, g, ht)
                 _core_row(cc, i, NEW, c, aggressor, c.instrument, c.participant)
                 kind = NEW
             elif c.kind == CANCEL:
                 reason, o = _live_order(c, sp, par, ords, ht)
                 if reason:
-                    kv = _reject(vev, kv, c, i, reason, phase)
+                    kv = reject(vev, kv, c, i, reason, phase)
                     i += 1
                     continue
                 p = c.participant
@@ -706,7 +707,7 @@ def run_batch(
                 if ords[o, O_STATE] == HELD or ords[o, O_STATE] == FIXED:
                     left = ords[o, O_QTY]
                     release(par, pos, ins, ords, o)
-                    kv = _reject(vev, kv, c, i, RC_CANCELLED_BY_OWNER, phase)
+                    kv = reject(vev, kv, c, i, RC_CANCELLED_BY_OWNER, phase)
                     e = vev[kv - 1]
                     e.kind = CANCELLED
                     e.book = n
@@ -732,7 +733,7 @@ def run_batch(
                         ords[o, O_NOTIONAL], day, sp, bk, par, pos, ins, fc, g,
                     )  # fmt: skip
                 if reason:
-                    kv = _reject(vev, kv, c, i, reason, phase)
+                    kv = reject(vev, kv, c, i, reason, phase)
                     i += 1
                     continue
                 tch[0, 0] = ords[o, O_SIDE]
@@ -744,7 +745,7 @@ def run_batch(
                 ords[o, O_STATE] = ENTERED
                 kind = REPLACE
             else:
-                kv = _reject(vev, kv, c, i, RC_UNKNOWN_COMMAND, phase)
+                kv = reject(vev, kv, c, i, RC_UNKNOWN_COMMAND, phase)
                 i += 1
                 continue
         # the matching core, on this one command
@@ -757,13 +758,13 @@ def run_batch(
             k = s.kind
             _copy_event(vev, kv, s, ords)
             if k == TRADE:
-                kf, fee_buy, fee_sell = _fill(s, auction, par, pos, ins, ords, fc, g, collected,
+                kf, fee_buy, fee_sell = fill(s, auction, par, pos, ins, ords, fc, g, collected,
                                               bars, ring, fout, kf, kv, True)  # fmt: skip
                 buy_first = ords[s.order_id, O_SIDE] == BUY
                 vev[kv].fee = fee_buy if buy_first else fee_sell
                 vev[kv].contra_fee = fee_sell if buy_first else fee_buy
-                km = _md(mout, km, MD_TRADE, s.side, s.book, ins, s.price, s.quantity, 0,
-                         s.timestamp)  # fmt: skip
+                km = market_data(mout, km, MD_TRADE, s.side, s.book, ins, s.price, s.quantity, 0,
+                                 s.timestamp)  # fmt: skip
                 if s.price >= ins[s.book, HALT_UP] or s.price <= ins[s.book, HALT_DOWN]:
                     ins[s.book, HALT_PRICE] = s.price
                     halting = True
@@ -788,10 +789,10 @@ def run_batch(
             elif k == UNCROSSED:
                 ins[s.book, AUCTION_PRICE] = s.price
                 ins[s.book, AUCTION_VOLUME] = s.quantity
-                km = _md(mout, km, MD_AUCTION, 0, s.book, ins, s.price, s.quantity, s.leaves,
-                         s.timestamp)  # fmt: skip
+                km = market_data(mout, km, MD_AUCTION, 0, s.book, ins, s.price, s.quantity,
+                                 s.leaves, s.timestamp)  # fmt: skip
             elif k == PHASE_EVENT:
-                km = _md(mout, km, MD_PHASE, s.phase, s.book, ins, 0, 0, 0, s.timestamp)
+                km = market_data(mout, km, MD_PHASE, s.phase, s.book, ins, 0, 0, 0, s.timestamp)
             kv += 1
         if aggressor > 0 and ords[aggressor, O_STATE] == ENTERED:
             if ords[aggressor, O_QTY] > 0:
@@ -810,8 +811,8 @@ def run_batch(
             sd = tch[t, 0]
             li = (tch[t, 1] - bk[n, core.LO]) // bk[n, core.TICK]
             row = bk[n, core.LBASE] + sd * bk[n, core.N] + li
-            km = _md(mout, km, MD_LEVEL, sd, n, ins, tch[t, 1], lv[row, core.QTY],
-                     lv[row, core.CNT], ts)  # fmt: skip
+            km = market_data(mout, km, MD_LEVEL, sd, n, ins, tch[t, 1], lv[row, core.QTY],
+                             lv[row, core.CNT], ts)  # fmt: skip
         i += 1
         if halting:
             kout[K_EVENTS], kout[K_FEES], kout[K_MD] = kv, kf, km
@@ -891,11 +892,11 @@ def match_fixed(
             so = orders[s]
             q = min(ords[bo, O_QTY], ords[so, O_QTY])
             kv = _order_event(vev, kv, cev, TRADE, ords, bo, so, close, q, 0, phase, ts)
-            kf, fee_b, fee_s = _fill(cev[0], True, par, pos, ins, ords, fc, g, collected,
+            kf, fee_b, fee_s = fill(cev[0], True, par, pos, ins, ords, fc, g, collected,
                                      bars, ring, fout, kf, kv - 1, False)  # fmt: skip
             vev[kv - 1].fee = fee_b
             vev[kv - 1].contra_fee = fee_s
-            km = _md(mout, km, MD_FIXED_TRADE, BUY, n, ins, close, q, 0, ts)
+            km = market_data(mout, km, MD_FIXED_TRADE, BUY, n, ins, close, q, 0, ts)
             b = _next_fixed(orders, b, n, BUY, ords)
             s = _next_fixed(orders, s, n, SELL, ords)
     if expire:
