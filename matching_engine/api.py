@@ -13,6 +13,15 @@ FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 MASK64 = 0xFFFFFFFFFFFFFFFF
 
+# Input limits of every book (docs/matching.md, "Input limits"). A quantity below 2**32 and at
+# most MAX_ORDERS live orders (order slots are int32) keep every sum the core forms (a level's
+# total, the auction's cumulative demand and supply, their difference) below 2**62, so int64
+# arithmetic never overflows and needs no check on the hot path.
+MAX_PRICE = 10**12  # price units (100,000,000 CNY): the highest band edge, price or reference
+MAX_QUANTITY = 2**32 - 1  # shares (or bonds) of one order: 4,294,967,295
+MAX_ORDERS = 2**30  # live orders over all books of one engine (order slots)
+MAX_LEVELS = 2**24  # ticks in one book's band (16,777,216): a dense ladder of 64 bytes a tick
+
 
 @dataclass(frozen=True)
 class BookSpec:
@@ -33,6 +42,13 @@ class BookSpec:
             )
         if self.hi < self.lo:
             raise ValueError(f"band high {self.hi} is below band low {self.lo}")
+        if self.hi > MAX_PRICE:
+            raise ValueError(f"band high {self.hi} is above the highest price {MAX_PRICE}")
+        if self.levels > MAX_LEVELS:
+            raise ValueError(
+                f"band [{self.lo}, {self.hi}] on tick {self.tick} has {self.levels:,} ticks; "
+                f"a book holds at most {MAX_LEVELS:,}"
+            )
 
     @property
     def levels(self) -> int:

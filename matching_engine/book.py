@@ -30,6 +30,9 @@ from numba.extending import intrinsic
 from matching_engine.api import (
     FNV_OFFSET,
     FNV_PRIME,
+    MAX_ORDERS,
+    MAX_PRICE,
+    MAX_QUANTITY,
     BookSpec,
     Indicative,
     Level,
@@ -700,7 +703,7 @@ def run_batch(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
                 reason = R_INVALID_TIF
             elif c.order_id <= 0:
                 reason = R_INVALID_ORDER_ID
-            elif c.quantity <= 0:
+            elif c.quantity <= 0 or c.quantity > MAX_QUANTITY:
                 reason = R_INVALID_QUANTITY
             elif px % bk[b, TICK] != 0:
                 reason = R_OFF_TICK
@@ -784,7 +787,7 @@ def run_batch(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
                     0,
                     ts,
                 )
-            elif c.quantity <= 0:
+            elif c.quantity <= 0 or c.quantity > MAX_QUANTITY:
                 reason = R_INVALID_QUANTITY
             elif c.price % bk[b, TICK] != 0:
                 reason = R_OFF_TICK
@@ -847,7 +850,7 @@ def run_batch(cmds, i, ev, k, bk, lv, bits, o64, o32, keys, vals, st):
             new_phase = np.int64(c.phase)
             if new_phase > HALTED:
                 reason = R_INVALID_PHASE
-            elif kind == UNCROSS and bk[b, TIE] == SZSE and c.price <= 0:
+            elif kind == UNCROSS and bk[b, TIE] == SZSE and not 0 < c.price <= MAX_PRICE:
                 reason = R_NO_REFERENCE
             elif kind == SET_PHASE:
                 bb = bk[b, BEST]
@@ -1010,7 +1013,7 @@ class NumbaEngine:
         self._lv = np.zeros((levels, 4), np.int64)
         self._lv[:, HEAD] = self._lv[:, TAIL] = -1
         self._bits = np.zeros(words, np.uint64)
-        cap = _pow2(max(capacity, 16))
+        cap = _pow2(min(max(capacity, 16), MAX_ORDERS))
         self._o64 = np.zeros((cap, 2), np.int64)
         self._o32 = np.zeros((cap, 5), np.int32)
         self._o32[:, NEXT] = np.arange(1, cap + 1)
@@ -1041,6 +1044,8 @@ class NumbaEngine:
     def grow(self) -> None:
         """Double the order slots (slots keep their numbers, lists their order) and rehash."""
         cap = len(self._o64)
+        if 2 * cap > MAX_ORDERS:
+            raise MemoryError(f"an engine holds at most {MAX_ORDERS:,} live orders")
         self._o64 = np.concatenate([self._o64, np.zeros((cap, 2), np.int64)])
         self._o32 = np.concatenate([self._o32, np.zeros((cap, 5), np.int32)])
         self._o32[cap:, NEXT] = np.arange(cap + 1, 2 * cap + 1)

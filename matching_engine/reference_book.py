@@ -18,6 +18,8 @@ from sortedcontainers import SortedDict
 
 from matching_engine.api import (
     FNV_OFFSET,
+    MAX_PRICE,
+    MAX_QUANTITY,
     BookSpec,
     Indicative,
     Level,
@@ -284,7 +286,7 @@ class ReferenceEngine:
     def _check_terms(self, book: _Book, c: _Command) -> None:
         """Require a positive quantity and a price on the tick within the band."""
         spec = book.spec
-        _require(c.quantity > 0, Reason.INVALID_QUANTITY)
+        _require(0 < c.quantity <= MAX_QUANTITY, Reason.INVALID_QUANTITY)
         _require(c.price % spec.tick == 0, Reason.OFF_TICK)
         _require(spec.lo <= c.price <= spec.hi, Reason.PRICE_OUT_OF_BAND)
 
@@ -419,7 +421,7 @@ class ReferenceEngine:
         book = self._book(c)
         _require(_is_member(Phase, c.phase), Reason.INVALID_PHASE)
         needs_reference = book.spec.tie_break == TieBreak.SZSE
-        _require(c.price > 0 or not needs_reference, Reason.MISSING_REFERENCE_PRICE)
+        _require(0 < c.price <= MAX_PRICE or not needs_reference, Reason.MISSING_REFERENCE_PRICE)
         price, volume, imbalance = self.indicative(c.book, c.price)
         # Every event of the uncross carries the phase after it; PHASE closes them if it changed.
         before, book.phase = book.phase, Phase(c.phase)

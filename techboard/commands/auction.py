@@ -5,18 +5,26 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import BinaryIO
 
 import numpy as np
 
-from matching_engine.api import BookSpec
+from matching_engine.api import MAX_LEVELS, MAX_PRICE, MAX_QUANTITY, BookSpec
 from matching_engine.book import NumbaEngine
 from matching_engine.commands import batch, new, uncross
 from matching_engine.dtypes import EventKind, Phase, Side, TieBreak
 
 PRICE_UNIT = Decimal(10_000)  # price units per CNY
 SIDES = {"B": Side.BUY, "S": Side.SELL}
+HEADER = ("id", "side", "price", "quantity")
+MAX_ROWS = 1_000_000  # orders in one list
+MAX_LINE_BYTES = 4096  # bytes in one line of the file
+DECIMAL = re.compile(r"-?[0-9]{1,24}(\.[0-9]{1,24})?", re.ASCII)
+WHOLE = re.compile(r"[0-9]{1,24}", re.ASCII)
 
 
 class OrderListError(ValueError):
@@ -35,48 +43,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def to_units(text: str, what: str) -> int:
     """Return a CNY decimal as integer price units, or raise naming what was wrong."""
-    try:
-        value = Decimal(text.strip()) * PRICE_UNIT
-    except InvalidOperation:
-        raise OrderListError(f"{what} {text!r} is not a decimal number") from None
+    text = text.strip()
+    if not DECIMAL.fullmatch(text):
+        raise OrderListError(
+            f"{what} {text[:40]!r} is not a decimal number (ASCII digits, such as 10.05)"
+        )
+    value = Decimal(text) * PRICE_UNIT
     if value != value.to_integral_value() or value <= 0:
         raise OrderListError(f"{what} {text!r} must be positive, in steps of 0.0001 CNY")
+    if value > MAX_PRICE:
+        raise OrderListError(
+            f"{what} {text} is above the highest price {Decimal(MAX_PRICE) / PRICE_UNIT} CNY"
+        )
     return int(value)
 
 
-def read_orders(path: str, tick: int) -> list[tuple[str, Side, int, int]]:
-    """Return (id, side, price units, quantity) rows of an order list, checked line by line."""
-    orders = []
-    seen = set()
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or set(reader.fieldnames) != {
-            "id",
-            "side",
-            "price",
-            "quantity",
-        }:
+def _lines(handle: BinaryIO) -> Iterator[str]:
+    """Yield the file's lines as text, refusing bytes that are not UTF-8 and overlong lines."""
+    for number in range(1, MAX_ROWS + 2):  # the header and MAX_ROWS orders
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE_BYTES:
+            raise OrderListError(f"line {number}: longer than {MAX_LINE_BYTES} bytes")
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            byte = raw[error.start]
             raise OrderListError(
-                f"line 1: header {reader.fieldnames} is not id,side,price,quantity"
+                f"line {number}: byte 0x{byte:02x} at column {error.start + 1} is not UTF-8 text"
+            ) from None
+        yield text
+    raise OrderListError(f"more than {MAX_ROWS:,} orders; a list holds at most {MAX_ROWS:,}")
+
+
+def _order(row: list[str], columns: dict[str, int], tick: int) -> tuple[str, Side, int, int]:
+    """Return one row as (id, side, price units, quantity), or raise naming the field."""
+    if len(row) != len(HEADER):
+        raise OrderListError(f"{len(row)} fields, expected {len(HEADER)} ({','.join(HEADER)})")
+    oid, side_text, price_text, quantity = (row[columns[name]].strip() for name in HEADER)
+    side = SIDES.get(side_text.upper())
+    if side is None:
+        raise OrderListError(f"side {side_text[:40]!r} is not B or S")
+    price = to_units(price_text, "price")
+    if price % tick:
+        raise OrderListError(f"price {price_text} is not on the {tick / 10_000} tick")
+    if not WHOLE.fullmatch(quantity) or not 0 < int(quantity) <= MAX_QUANTITY:
+        raise OrderListError(
+            f"quantity {quantity[:40]!r} is not a positive whole number up to {MAX_QUANTITY:,}"
+        )
+    return oid, side, price, int(quantity)
+
+
+def read_orders(path: str, tick: int) -> list[tuple[str, Side, int, int]]:
+    """Return (id, side, price units, quantity) rows of an order list, checked line by line.
+
+    Raise OrderListError naming the line and field of the first row that breaks a limit: UTF-8
+    text, lines of at most MAX_LINE_BYTES, at most MAX_ROWS orders, prices up to MAX_PRICE,
+    quantities up to MAX_QUANTITY, and a price range of at most MAX_LEVELS ticks.
+    """
+    orders = []
+    lines: dict[str, int] = {}
+    with open(path, "rb") as handle:
+        reader = csv.reader(_lines(handle))
+        try:
+            header = [name.strip() for name in next(reader, [])]
+            if sorted(header) != sorted(HEADER):
+                raise OrderListError(f"line 1: header {header!r} is not {','.join(HEADER)}")
+            columns = {name: header.index(name) for name in HEADER}
+            for row in reader:
+                if not row:
+                    continue
+                try:
+                    order = _order(row, columns, tick)
+                    if not order[0] or order[0] in lines:
+                        raise OrderListError(f"id {order[0][:40]!r} is empty or repeated")
+                except OrderListError as error:
+                    raise OrderListError(f"line {reader.line_num}: {error}") from None
+                lines[order[0]] = reader.line_num
+                orders.append(order)
+        except csv.Error as error:
+            raise OrderListError(f"line {reader.line_num}: {error}") from None
+    if orders:
+        low = min(orders, key=lambda order: order[2])
+        high = max(orders, key=lambda order: order[2])
+        ticks = (high[2] - low[2]) // tick + 1
+        if ticks > MAX_LEVELS:
+            raise OrderListError(
+                f"lines {lines[low[0]]} and {lines[high[0]]}: prices from {low[2] / PRICE_UNIT} to "
+                f"{high[2] / PRICE_UNIT} span {ticks:,} ticks; a book holds at most {MAX_LEVELS:,}"
             )
-        for line, row in enumerate(reader, start=2):
-            try:
-                oid = (row["id"] or "").strip()
-                if not oid or oid in seen:
-                    raise OrderListError(f"id {oid!r} is empty or repeated")
-                side = SIDES.get((row["side"] or "").strip().upper())
-                if side is None:
-                    raise OrderListError(f"side {row['side']!r} is not B or S")
-                price = to_units(row["price"] or "", "price")
-                if price % tick:
-                    raise OrderListError(f"price {row['price']} is not on the {tick / 10_000} tick")
-                quantity = (row["quantity"] or "").strip()
-                if not quantity.isdigit() or int(quantity) <= 0:
-                    raise OrderListError(f"quantity {quantity!r} is not a positive whole number")
-            except OrderListError as error:
-                raise OrderListError(f"line {line}: {error}") from None
-            seen.add(oid)
-            orders.append((oid, side, price, int(quantity)))
     return orders
 
 
@@ -99,10 +155,11 @@ def uncross_orders(
     result = events[events["kind"] == EventKind.UNCROSSED][0]
     trades = events[events["kind"] == EventKind.TRADE]
     ids = [oid for oid, *_ in orders]
+    filled = np.zeros(len(ids) + 1, np.int64)
     for column in ("order_id", "contra_order_id"):
-        filled = np.bincount(trades[column], weights=trades["quantity"], minlength=len(ids) + 1)
-        for n, oid in enumerate(ids, 1):
-            fills[oid] += int(filled[n])
+        np.add.at(filled, trades[column], trades["quantity"])
+    for n, oid in enumerate(ids, 1):
+        fills[oid] = int(filled[n])
     decimals = max(0, -Decimal(tick).scaleb(-4).normalize().as_tuple().exponent)
     price = None
     if result["quantity"]:
@@ -118,13 +175,20 @@ def uncross_orders(
 def run(args: argparse.Namespace) -> int:
     """Print the uncross result as one JSON object; exit 2 on a bad order list."""
     try:
-        tick = to_units(args.tick, "tick")
-        reference = to_units(args.reference, "reference price") if args.reference else 0
+        tick = to_units(args.tick, "--tick")
+        reference = to_units(args.reference, "--reference") if args.reference else 0
         tie_break = TieBreak.SZSE if args.tie_break == "szse" else TieBreak.SSE
         if tie_break == TieBreak.SZSE and not reference:
             raise OrderListError("the SZSE tie-break needs --reference")
+    except OrderListError as error:
+        print(f"techboard auction: {error}", file=sys.stderr)
+        return 2
+    try:
         orders = read_orders(args.orders_csv, tick)
-    except (OrderListError, OSError) as error:
+    except OrderListError as error:
+        print(f"techboard auction: {args.orders_csv}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
         print(f"techboard auction: {error}", file=sys.stderr)
         return 2
     print(json.dumps(uncross_orders(orders, tick, reference, tie_break)))
