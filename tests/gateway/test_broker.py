@@ -1,0 +1,119 @@
+"""gateway.broker against a real mosquitto: files, start and stop, restart, reload, bad input."""
+
+from __future__ import annotations
+
+import stat
+import tomllib
+
+import pytest
+
+from gateway.broker import (
+    Broker,
+    BrokerError,
+    connect_code,
+    load_participants,
+    write_broker_files,
+)
+
+ACCEPTED, NOT_AUTHORIZED = 0, 135
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_files_are_private_and_the_credentials_match(broker):
+    files = broker.files
+    for path in (files.password_file, files.acl_file, files.credentials_file, files.gateway_secret):
+        assert mode(path) == 0o600, path
+    with files.credentials_file.open("rb") as handle:
+        written = tomllib.load(handle)
+    assert (written["host"], written["port"]) == (broker.host, broker.port)
+    assert written["gateway"]["password"] == broker.gateway.password
+    assert files.gateway_secret.read_text().strip() == broker.gateway.password
+    assert set(written["participants"]) == {"alice", "bob", "mm1", "mm2", "noise1"}
+    for name, password in written["participants"].items():
+        assert broker.user(name).password == password
+    hashed = files.password_file.read_text()
+    assert broker.user("alice").password not in hashed
+    assert hashed.startswith("gateway:$7$")
+    config = files.config.read_text()
+    assert "allow_anonymous false" in config
+    assert "set_tcp_nodelay true" in config
+    assert f"listener {broker.port} 127.0.0.1" in config
+
+
+def test_every_user_connects_and_strangers_do_not(broker):
+    for name in ("gateway", "alice", "bob", "mm1", "mm2", "noise1"):
+        assert connect_code(broker.host, broker.port, broker.user(name)) == ACCEPTED, name
+    alice = broker.user("alice")
+    wrong = type(alice)("alice", alice.password + "x")
+    assert connect_code(broker.host, broker.port, wrong) == NOT_AUTHORIZED
+    assert connect_code(broker.host, broker.port, None) == NOT_AUTHORIZED
+
+
+def test_a_participant_added_while_it_runs_can_connect(broker):
+    broker.add_participants({"carol": "carol-secret"})
+    assert broker.user("carol").password == "carol-secret"
+    assert connect_code(broker.host, broker.port, broker.user("carol")) == ACCEPTED
+
+
+def test_stop_restart_and_kill(own_broker):
+    alice = own_broker.user("alice")
+    assert own_broker.stop() == 0
+    assert not own_broker.running
+    with pytest.raises(OSError):
+        connect_code(own_broker.host, own_broker.port, alice)
+    own_broker.start()
+    assert connect_code(own_broker.host, own_broker.port, alice) == ACCEPTED
+    own_broker.restart()
+    assert connect_code(own_broker.host, own_broker.port, alice) == ACCEPTED
+    own_broker.kill()
+    assert not own_broker.running
+    own_broker.start()
+    assert connect_code(own_broker.host, own_broker.port, alice) == ACCEPTED
+    assert "mosquitto version" in own_broker.files.log.read_text()
+
+
+def test_the_factory_starts_brokers_with_the_names_asked_for(broker_factory):
+    first, second = broker_factory(["carol"]), broker_factory(["dave", "erin"])
+    assert first.port != second.port
+    assert set(first.files.participants) == {"carol"}
+    assert connect_code(second.host, second.port, second.user("erin")) == ACCEPTED
+    with pytest.raises(KeyError, match="no broker user 'alice'"):
+        first.user("alice")
+
+
+def test_a_port_in_use_is_a_clear_error(broker, tmp_path):
+    files = write_broker_files(tmp_path, ["alice"], port=broker.port)
+    with pytest.raises(BrokerError, match="something already listens on"):
+        Broker(files).start()
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["al/ice"], "is not 1-64 letters"),
+        (["+"], "is not 1-64 letters"),
+        (["%u"], "is not 1-64 letters"),
+        ([""], "is not 1-64 letters"),
+        (["gateway"], "has the gateway user's name"),
+    ],
+)
+def test_bad_user_names_are_refused(tmp_path, names, message):
+    with pytest.raises(ValueError, match=message):
+        write_broker_files(tmp_path, names)
+
+
+def test_participants_file(tmp_path):
+    path = tmp_path / "participants.toml"
+    path.write_text(
+        '[[participant]]\nname = "alice"\npassword = "pw"\n[[participant]]\nname = "bob"\n'
+    )
+    assert load_participants(path) == {"alice": "pw", "bob": None}
+    path.write_text('[[participant]]\npassword = "pw"\n')
+    with pytest.raises(ValueError, match="participant 1 has no name"):
+        load_participants(path)
+    path.write_text('title = "none"\n')
+    with pytest.raises(ValueError, match=r"no \[\[participant\]\] tables"):
+        load_participants(path)
