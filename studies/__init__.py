@@ -1,0 +1,1 @@
+"""Liquidity studies: scenarios over seeds, metrics, stylized facts, comparison and reports."""
