@@ -79,3 +79,10 @@ def synthetic_records(seed: int, *, days: int = 2, trades_per_day: int = 2_000) 
         fees_by_payee={"exchange": int(2 * fee.sum())},
         counts={"fills": n},
     )
+
+
+def simulate_synthetic(text: str, seed: int) -> RunRecords:
+    """Stand in for the simulator in runner tests: seed 1 of a text containing "fail" raises."""
+    if "fail" in text and seed == 1:
+        raise ValueError("this run was told to fail")
+    return synthetic_records(seed, days=1, trades_per_day=200)
