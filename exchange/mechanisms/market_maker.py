@@ -16,7 +16,8 @@ market data are the venue kernel's, unchanged. This desk screens each order-batc
 
 `quote(...)` builds a maker's two-sided quote as two rows for `Exchange.submit`. After each
 command the desk records the makers' quotes on the instrument when they change (price and open
-quantity per side, and the maker's inventory): `history`, the input of exchange.obligations.
+quantity per side, and the maker's inventory): `history`, the input of
+exchange.mechanisms.obligations.
 At the close it measures each maker's day on each instrument against the board's obligations
 (`reports[day]`) and reclaims the day's maker rebate from a maker that failed any of them.
 Units: prices in price units, quantities in shares, times in ns UTC.
@@ -26,20 +27,18 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
+from exchange.mechanisms.desk import Venue
 from exchange.mechanisms.obligations import ObligationReport, QuoteHistory, assess
+from exchange.mechanisms.registry import DeskMechanism, register
 from exchange.orders import batch, order
 from exchange.reasons import VenueReason as V
 from exchange.venue import kernel as k
 from exchange.venue.state import KIND_INDEX, PAYEES
 from matching_engine.dtypes import COMMAND_DTYPE, OrderType, Side, TimeInForce
-
-if TYPE_CHECKING:
-    from exchange.venue.exchange import Exchange
 
 MAKER = KIND_INDEX["market_maker"]
 MARKET_MAKING_PHASES = ("continuous", "market_making")
@@ -66,12 +65,12 @@ class Quote:
 class MarketMakerDesk:
     """The market-making desk of one Exchange: the quote rules in front of the kernel."""
 
-    def __init__(self, exchange: Exchange) -> None:
-        """Attach to an Exchange: screen the order batches of its market_maker instruments."""
-        self.exchange = exchange
-        self.rules = exchange.board.market_making
+    def __init__(self, venue: Venue) -> None:
+        """Attach to a venue: screen the order batches of its market_maker instruments."""
+        self.venue = venue
+        self.rules = venue.board.market_making
         self.instruments = {
-            n for n, rules in enumerate(exchange.rules) if rules.mechanism == "market_maker"
+            n for n, rules in enumerate(venue.rules) if rules.mechanism == "market_maker"
         }
         self.operations: dict = {}
         self.quotes: dict[tuple[int, int, int], int] = {}  # (maker, instrument, side) -> order
@@ -81,7 +80,7 @@ class MarketMakerDesk:
         self._reported = 0  # history rows of the days already reported
         self._streaks: dict[tuple[int, int], tuple[int, int]] = {}  # (bid, ask) exemption days
         self._rebates: dict[tuple[int, int], int] = {}  # (maker, instrument) -> today's rebate
-        self._rebate = exchange.state.fc[:, k.F_REBATE] != 0  # per fee component
+        self._rebate = venue.state.fc[:, k.F_REBATE] != 0  # per fee component
 
     def quote(
         self,
@@ -109,14 +108,15 @@ class MarketMakerDesk:
     def live(self, maker: int, instrument: int, side: Side) -> tuple[int, int] | None:
         """Return (price, open quantity) of a maker's live quote on one side, or None."""
         o = self.quotes.get((maker, instrument, side))
-        ords = self.exchange.state.ords
+        ords = self.venue.state.ords
         if o is None or ords[o, k.O_STATE] != k.LIVE:
             return None
         return int(ords[o, k.O_PRICE]), int(ords[o, k.O_QTY])
 
-    def screen(self, internal: bool, cmds: np.ndarray, cc: np.ndarray, i: int) -> int:
-        """Run venue commands cc[i:] through the quote rules and the kernel, one at a time."""
-        ex, s = self.exchange, self.exchange.state
+    def screen(self, cmds: np.ndarray, cc: np.ndarray, i: int) -> int:
+        """Run venue commands cmds[i:len(cc)] through the quote rules and the kernel, one at a
+        time; return len(cc)."""
+        s = self.venue.state
         for r in range(i, len(cc)):
             c = cmds[r]
             n, p = int(c["instrument"]), int(c["participant"])
@@ -131,7 +131,7 @@ class MarketMakerDesk:
             if maker:
                 self._cancel_previous(p, n, int(c["side"]), int(c["timestamp"]), r)
             first, kf = int(s.g[k.G_NEXT_OID]), int(s.kout[k.K_FEES])
-            ex._run(False, cmds, cc[: r + 1], r)
+            self.venue.run(cmds, cc[: r + 1], r)
             if maker and s.g[k.G_NEXT_OID] > first:
                 self.quotes[p, n, int(c["side"])] = first
             if n in self.instruments:
@@ -147,7 +147,7 @@ class MarketMakerDesk:
             return V.INVESTOR_TO_INVESTOR if c["tif"] == TimeInForce.DAY else 0
         if c["order_type"] != OrderType.LIMIT or c["tif"] != TimeInForce.DAY:
             return V.PHASE_REJECTS_ORDER_TYPE
-        book = self.exchange.book(int(c["instrument"]), 1)
+        book = self.venue.book(int(c["instrument"]), 1)
         if c["side"] == Side.BUY and book.asks and c["price"] >= book.asks[0].price:
             return V.MAKER_TO_MAKER
         if c["side"] == Side.SELL and book.bids and c["price"] <= book.bids[0].price:
@@ -156,19 +156,19 @@ class MarketMakerDesk:
 
     def _cancel_previous(self, maker: int, n: int, side: int, ts: int, r: int) -> None:
         """Cancel the maker's live quote on that side (its events belong to command r)."""
-        s = self.exchange.state
+        s = self.venue.state
         if not self.live(maker, n, Side(side)) or not (s.sp[k.S_OPEN] and s.sp[k.S_CANCEL]):
             return
         row = np.zeros(1, ORDER_DTYPE)
         row[0] = (OrderCommand.CANCEL, side, 0, 0, maker, n,
                   s.ords[self.quotes[maker, n, side], k.O_COID], 0, 0, ts)  # fmt: skip
         first = int(s.kout[k.K_EVENTS])
-        self.exchange._run(False, row, np.zeros(1, COMMAND_DTYPE), 0)
+        self.venue.run(row, np.zeros(1, COMMAND_DTYPE), 0)
         s.vev["command"][first : s.kout[k.K_EVENTS]] = r
 
     def _observe(self, n: int, ts: int) -> None:
         """Append the quotes on instrument n that changed (one row per maker)."""
-        pos = self.exchange.state.pos
+        pos = self.venue.state.pos
         for maker in sorted({m for m, i, _ in self.quotes if i == n}):
             bid = self.live(maker, n, Side.BUY) or (0, 0)
             ask = self.live(maker, n, Side.SELL) or (0, 0)
@@ -179,8 +179,8 @@ class MarketMakerDesk:
     def close_day(self) -> None:
         """Record the quotes the day's clear removed, at the session's end; report the day."""
         for n in self.instruments:
-            self._observe(n, self.exchange.clock)
-        ex, s = self.exchange, self.exchange.state
+            self._observe(n, self.venue.clock)
+        ex, s = self.venue, self.venue.state
         spans = [(x.start, x.end) for x in ex.spans if x.phase in MARKET_MAKING_PHASES]
         today, self._reported = self.history[self._reported :], len(self.history)
         reports = []
@@ -206,8 +206,15 @@ class MarketMakerDesk:
 
     def _reclaim(self, maker: int, rebate: int) -> None:
         """Take a rebate (1/10000 CNY) back from a maker into the rebate pool, due at settlement."""
-        par = self.exchange.state.par
+        par = self.venue.state.par
         par[maker, k.CASH] -= rebate
         par[maker, k.DUE_CASH] -= rebate
         par[maker, k.FEES_PAID] += rebate
-        self.exchange.state.collected[REBATE_POOL] += rebate
+        self.venue.state.collected[REBATE_POOL] += rebate
+
+    def obligation_reports(self, day: datetime.date) -> list[ObligationReport]:
+        """Return the makers' obligation reports of a closed day, per instrument then maker."""
+        return list(self.reports.get(day, []))
+
+
+register(DeskMechanism("market_maker", ("limit", "quote"), True, MarketMakerDesk))

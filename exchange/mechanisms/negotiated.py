@@ -19,21 +19,22 @@ CANCELLED (withdrawn, declined), EXPIRED, REJECTED with a reason. Units as every
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
+from exchange.mechanisms.desk import Venue
+from exchange.mechanisms.obligations import ObligationReport
+from exchange.mechanisms.registry import DeskMechanism, register
 from exchange.reasons import VenueReason as V
 from exchange.rules.sessions import check_order, phase_at
 from exchange.venue import kernel as k
 from exchange.venue.state import KIND_INDEX
 from matching_engine.dtypes import EventKind, Phase, Side
 from matching_engine.reasons import Reason
-
-if TYPE_CHECKING:
-    from exchange.venue.exchange import Exchange
 
 NEGOTIATION_SPAN = np.array([1, 1, 0, 1, Phase.CONTINUOUS, 0, 0], np.int64)  # kernel S_* columns
 
@@ -69,10 +70,10 @@ class NegotiationDesk:
 
     screen = None  # order-book batches are untouched: intents come through the calls below
 
-    def __init__(self, exchange: Exchange) -> None:
-        """Attach to an Exchange; exempt liquidity providers from the round-trip rule."""
-        self.exchange = exchange
-        self.rules = exchange.board.negotiation
+    def __init__(self, venue: Venue) -> None:
+        """Attach to a venue; exempt liquidity providers from the round-trip rule."""
+        self.venue = venue
+        self.rules = venue.board.negotiation
         self.terms: dict[int, _Terms] = {}  # intent id -> its terms
         self.pending: dict[int, int] = {}  # indicative acceptance id -> intent id
         self.expired: set[int] = set()  # intents that expired (acceptances say so)
@@ -83,11 +84,11 @@ class NegotiationDesk:
             "withdraw": self._withdraw,
         }
         self.instruments = {
-            n for n, rules in enumerate(exchange.rules) if rules.mechanism == "negotiated"
+            n for n, rules in enumerate(venue.rules) if rules.mechanism == "negotiated"
         }
         if self.rules is not None and self.rules.liquidity_providers:
             for n in self.instruments:
-                exchange.state.ins[n, k.EXEMPT] |= 1 << KIND_INDEX["market_maker"]
+                venue.state.ins[n, k.EXEMPT] |= 1 << KIND_INDEX["market_maker"]
 
     # calls (journaled) --------------------------------------------------------------------
 
@@ -145,14 +146,13 @@ class NegotiationDesk:
         return self._journaled(timestamp, op="withdraw", participant=participant, intent=intent)
 
     def _journaled(self, timestamp: int, **op: Any) -> np.ndarray:
-        self.exchange._check_clock(timestamp)
-        return self.exchange._call({**op, "timestamp": int(timestamp)})
+        return self.venue.call({**op, "timestamp": int(timestamp)})
 
     # queries ------------------------------------------------------------------------------
 
     def intent(self, intent: int) -> Intent:
         """Return a live intent by id (KeyError if it is not live)."""
-        terms, row = self.terms[intent], self.exchange.state.ords[intent]
+        terms, row = self.terms[intent], self.venue.state.ords[intent]
         return Intent(
             intent,
             int(row[k.O_PART]),
@@ -174,7 +174,7 @@ class NegotiationDesk:
         eligible (individuals below the board's gate see only what names them).
         """
         public = bool(self.rules and self.rules.public_quote_board)
-        eligible = bool(self.exchange.state.par[participant, k.ELIGIBLE])
+        eligible = bool(self.venue.state.par[participant, k.ELIGIBLE])
         return [
             self.intent(i)
             for i, t in self.terms.items()
@@ -186,10 +186,8 @@ class NegotiationDesk:
     # applying the journaled calls -----------------------------------------------------------
 
     def _begin(self, ts: int) -> None:
-        ex = self.exchange
-        ex._begin()
-        ex._cross(ts)
-        ex.state.grow_outputs(len(self.terms) + len(self.pending) + 4)
+        self.venue.begin(ts)
+        self.venue.state.grow_outputs(len(self.terms) + len(self.pending) + 4)
         self._expire(ts)
 
     def _post(self, op: dict[str, Any]) -> np.ndarray:
@@ -204,15 +202,15 @@ class NegotiationDesk:
             reason, cash = self._check(c)
         if reason:
             return self._refuse(c, reason)
-        intent = k.reserve(c, cash, k.LIVE, *self._accounts(), self.exchange.state.ht)
+        intent = k.reserve(c, cash, k.LIVE, *self._accounts(), self.venue.state.ht)
         self.terms[intent] = _Terms(
             op["participant"], c.quantity, counterparty, op["expiry"], op["firm"]
         )
         self._event(EventKind.ACCEPTED, 0, intent, 0, c.price, c.quantity, ts)
-        return self.exchange._collect()
+        return self.venue.collect()
 
     def _check_intent(self, c: np.record, counterparty: int | None, expiry: int) -> int:
-        participants = self.exchange.state.par.shape[0]
+        participants = self.venue.state.par.shape[0]
         if not 0 <= c.participant < participants:
             return V.UNKNOWN_PARTICIPANT
         if c.instrument not in self.instruments:
@@ -229,7 +227,7 @@ class NegotiationDesk:
         ts, who, intent = op["timestamp"], op["participant"], op["intent"]
         self._begin(ts)
         terms = self.terms.get(intent)
-        o = self.exchange.state.ords[intent] if terms else np.zeros(k.ORD_COLUMNS, np.int64)
+        o = self.venue.state.ords[intent] if terms else np.zeros(k.ORD_COLUMNS, np.int64)
         c = _row(who, o[k.O_INST], 1 - o[k.O_SIDE], o[k.O_PRICE], op["quantity"],
                  op["client_order_id"], ts)  # fmt: skip
         reason, cash = self._check_acceptance(c, intent, terms), 0
@@ -237,24 +235,24 @@ class NegotiationDesk:
             reason, cash = self._check(c)
         if reason:
             return self._refuse(c, reason)
-        acceptance = k.reserve(c, cash, k.LIVE, *self._accounts(), self.exchange.state.ht)
+        acceptance = k.reserve(c, cash, k.LIVE, *self._accounts(), self.venue.state.ht)
         if terms.firm:
             self._trade(acceptance, intent, c.quantity, ts)
         else:
             self.pending[acceptance] = intent
             self._event(EventKind.ACCEPTED, 0, acceptance, intent, c.price, c.quantity, ts)
-        return self.exchange._collect()
+        return self.venue.collect()
 
     def _check_acceptance(self, c: np.record, intent: int, terms: _Terms | None) -> int:
         if terms is None:
             return V.INTENT_EXPIRED if intent in self.expired else Reason.UNKNOWN_ORDER
-        if not 0 <= c.participant < self.exchange.state.par.shape[0]:
+        if not 0 <= c.participant < self.venue.state.par.shape[0]:
             return V.UNKNOWN_PARTICIPANT
         if c.participant == terms.participant:
             return V.OWN_INTENT
         if terms.counterparty not in (None, c.participant):
             return V.NOT_THE_COUNTERPARTY
-        if c.quantity > self.exchange.state.ords[intent, k.O_QTY]:
+        if c.quantity > self.venue.state.ords[intent, k.O_QTY]:
             return V.QUANTITY_EXCEEDS_INTENT
         return 0
 
@@ -265,15 +263,15 @@ class NegotiationDesk:
         reason = self._poster_refusal(op["participant"], intent)
         if reason:
             return self._refuse(_row(op["participant"], 0, 0, 0, 0, 0, ts), reason)
-        quantity = int(self.exchange.state.ords[acceptance, k.O_QTY])
+        quantity = int(self.venue.state.ords[acceptance, k.O_QTY])
         del self.pending[acceptance]
         if not op["agree"]:
             self._close(acceptance, EventKind.CANCELLED, Reason.CANCELLED_BY_OWNER, ts)
-        elif quantity > self.exchange.state.ords[intent, k.O_QTY]:
+        elif quantity > self.venue.state.ords[intent, k.O_QTY]:
             self._close(acceptance, EventKind.CANCELLED, V.QUANTITY_EXCEEDS_INTENT, ts)
         else:
             self._trade(acceptance, intent, quantity, ts)
-        return self.exchange._collect()
+        return self.venue.collect()
 
     def _withdraw(self, op: dict[str, Any]) -> np.ndarray:
         ts, intent = op["timestamp"], op["intent"]
@@ -282,28 +280,32 @@ class NegotiationDesk:
         if reason:
             return self._refuse(_row(op["participant"], 0, 0, 0, 0, 0, ts), reason)
         self._end_intent(intent, EventKind.CANCELLED, Reason.CANCELLED_BY_OWNER, ts)
-        return self.exchange._collect()
+        return self.venue.collect()
 
     def _poster_refusal(self, participant: int, intent: int | None) -> int:
         if intent not in self.terms:
             return Reason.UNKNOWN_ORDER
         return 0 if self.terms[intent].participant == participant else V.NOT_THE_POSTER
 
+    def obligation_reports(self, day: datetime.date) -> list[ObligationReport]:
+        """Return []: negotiated transfer has no market makers' obligations."""
+        return []
+
     def close_day(self) -> None:
         """Expire every intent and pending acceptance at the day's end (session clock)."""
-        self.exchange.state.grow_outputs(len(self.terms) + len(self.pending) + 4)
+        self.venue.state.grow_outputs(len(self.terms) + len(self.pending) + 4)
         for intent in list(self.terms):
-            self._end_intent(intent, EventKind.EXPIRED, 0, self.exchange.clock)
+            self._end_intent(intent, EventKind.EXPIRED, 0, self.venue.clock)
 
     # mechanics ----------------------------------------------------------------------------
 
     def _accounts(self) -> tuple[np.ndarray, ...]:
-        s = self.exchange.state
+        s = self.venue.state
         return s.par, s.pos, s.ins, s.ords, s.g
 
     def _check(self, c: np.record) -> tuple[int, int]:
         """Return (reason, cash to hold) of an intent or acceptance as an order at its price."""
-        ex, s = self.exchange, self.exchange.state
+        ex, s = self.venue, self.venue.state
         reason = check_order(phase_at(ex.spans, c.timestamp), "intent")
         if reason:
             return reason, 0
@@ -326,13 +328,13 @@ class NegotiationDesk:
 
     def _close(self, o: int, kind: EventKind, reason: int, ts: int) -> None:
         """Release an intent or acceptance with an event about it."""
-        left = int(self.exchange.state.ords[o, k.O_QTY])
+        left = int(self.venue.state.ords[o, k.O_QTY])
         k.release(*self._accounts()[:4], o)
-        self._event(kind, reason, o, 0, int(self.exchange.state.ords[o, k.O_PRICE]), left, ts)
+        self._event(kind, reason, o, 0, int(self.venue.state.ords[o, k.O_PRICE]), left, ts)
 
     def _trade(self, acceptance: int, intent: int, quantity: int, ts: int) -> None:
         """Settle acceptance (taker) against intent (maker): fees, clearing, statistics, print."""
-        s = self.exchange.state
+        s = self.venue.state
         price = int(s.ords[intent, k.O_PRICE])
         kv = self._event(EventKind.TRADE, 0, acceptance, intent, price, quantity, ts)
         e = s.vev[kv]
@@ -352,7 +354,7 @@ class NegotiationDesk:
         self, kind: EventKind, reason: int, o: int, contra: int, price: int, quantity: int, ts: int
     ) -> int:
         """Write an event about order o (and contra, its intent); return its index."""
-        s = self.exchange.state
+        s = self.venue.state
         kv = int(s.kout[k.K_EVENTS])
         e = s.vev[kv]
         ords = s.ords
@@ -370,9 +372,9 @@ class NegotiationDesk:
         return kv
 
     def _refuse(self, c: np.record, reason: int) -> np.ndarray:
-        s = self.exchange.state
+        s = self.venue.state
         s.kout[k.K_EVENTS] = k.reject(s.vev, s.kout[k.K_EVENTS], c, 0, reason, s.sp[k.S_CORE])
-        return self.exchange._collect()
+        return self.venue.collect()
 
 
 def _row(
@@ -382,3 +384,6 @@ def _row(
     row = np.zeros(1, ORDER_DTYPE).view(np.recarray)
     row[0] = (OrderCommand.NEW, side, 0, 0, participant, instrument, coid, price, quantity, ts)
     return row[0]
+
+
+register(DeskMechanism("negotiated", ("intent",), False, NegotiationDesk))

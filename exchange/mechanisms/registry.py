@@ -3,38 +3,23 @@
 A board names one mechanism per instrument class. `continuous` and `call` both trade through the
 numba order books with the venue kernel in front, the session timeline driving each book's phase
 (opening and closing calls, periodic calls, continuous trading), so one OrderBook mechanism serves
-both. `negotiated` (intents on a quote board, confirmed bilaterally: exchange.negotiated) and
-`market_maker` (investors against makers' quotes: exchange.market_maker) attach a desk to each
-Exchange: the desk's journaled operations, an optional screen in front of the kernel for order
-batches, and its end-of-day work. Every mechanism feeds the same accounts, fees, clearing, journal
-and market data (docs/mechanisms.md).
+both. A desk mechanism (`negotiated`: exchange.mechanisms.negotiated, `market_maker`:
+exchange.mechanisms.market_maker) attaches a desk to each Exchange through the venue interface of
+exchange.mechanisms.desk: the desk's journaled operations, an optional screen in front of the
+kernel for order batches, its end-of-day work and reports. The registry maps names to mechanisms;
+each desk module registers its own (importing the exchange.mechanisms package registers them
+all), so the venue looks mechanisms up by name and imports no desk module. Every mechanism feeds
+the same accounts, fees, clearing, journal and market data (docs/mechanisms.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-import numpy as np
-
-from exchange.mechanisms.market_maker import MarketMakerDesk
-from exchange.mechanisms.negotiated import NegotiationDesk
+from exchange.mechanisms.desk import Desk, Venue
 from exchange.rules.boards import Mechanism, OrderKind
-
-if TYPE_CHECKING:
-    from exchange.venue.exchange import Exchange
-
-
-class Desk(Protocol):
-    """A mechanism's per-Exchange machinery beside the venue kernel."""
-
-    operations: dict[str, Callable[[dict[str, Any]], Any]]  # journal op name -> its apply
-    # runs order-batch commands cc[i:] in place of Exchange._run (None: the kernel alone)
-    screen: Callable[[bool, np.ndarray, np.ndarray, int], None] | None
-
-    def close_day(self) -> None:
-        """Finish the day at the session's end (expiries, reports)."""
 
 
 class TradingMechanism(Protocol):
@@ -44,8 +29,8 @@ class TradingMechanism(Protocol):
     order_kinds: tuple[OrderKind, ...]  # the order kinds it trades
     uses_book: bool  # whether its instruments get a book in the matching core
 
-    def attach(self, exchange: Exchange) -> Desk | None:
-        """Return the mechanism's desk for this Exchange (None: the kernel does everything)."""
+    def attach(self, venue: Venue) -> Desk | None:
+        """Return the mechanism's desk on this venue (None: the kernel does everything)."""
         ...
 
 
@@ -57,7 +42,7 @@ class OrderBook:
     order_kinds: tuple[OrderKind, ...] = ("limit", "market")
     uses_book: bool = True
 
-    def attach(self, exchange: Exchange) -> None:
+    def attach(self, venue: Venue) -> None:
         """Return None: the venue kernel and the books do all the work."""
 
 
@@ -68,11 +53,11 @@ class DeskMechanism:
     name: Mechanism
     order_kinds: tuple[OrderKind, ...]
     uses_book: bool
-    desk: Callable[[Exchange], Desk]
+    desk: Callable[[Venue], Desk]
 
-    def attach(self, exchange: Exchange) -> Desk:
-        """Return a new desk on this Exchange."""
-        return self.desk(exchange)
+    def attach(self, venue: Venue) -> Desk:
+        """Return a new desk on this venue."""
+        return self.desk(venue)
 
 
 class MechanismNotAvailable(NotImplementedError):
@@ -82,8 +67,6 @@ class MechanismNotAvailable(NotImplementedError):
 MECHANISMS: dict[str, TradingMechanism] = {
     "continuous": OrderBook("continuous"),
     "call": OrderBook("call"),
-    "negotiated": DeskMechanism("negotiated", ("intent",), False, NegotiationDesk),
-    "market_maker": DeskMechanism("market_maker", ("limit", "quote"), True, MarketMakerDesk),
 }
 
 

@@ -31,7 +31,7 @@ from exchange.clearing.accounts import Participant
 from exchange.clearing.settlement import Settlement, Statement
 from exchange.dtypes import ORDER_DTYPE, MarketDataKind, VenueEventKind
 from exchange.fees.schedule import load_schedule
-from exchange.mechanisms.market_maker import MarketMakerDesk
+from exchange.mechanisms.desk import Desk
 from exchange.mechanisms.obligations import ObligationReport
 from exchange.mechanisms.registry import mechanism
 from exchange.reasons import VenueReason
@@ -143,7 +143,8 @@ class Exchange:
         self.closes: dict[int, int] = {}
         self.status: list[tuple[int, str]] = []  # (ns UTC, phase name or "closed"), in order
         names = sorted({rules.mechanism for rules in self.rules})
-        self.desks = [d for d in (mechanism(name).attach(self) for name in names) if d]
+        venue = _DeskVenue(self)
+        self.desks: list[Desk] = [d for d in (mechanism(n).attach(venue) for n in names) if d]
         self.screen = next((d.screen for d in self.desks if d.screen), None)  # before the kernel
         self._genesis = {
             "op": "genesis",
@@ -536,7 +537,10 @@ class Exchange:
             later = self._next_time()
             stop = len(batch) if later is None else int(np.searchsorted(times, later, "left"))
             first = int(s.kout[k.K_EVENTS])
-            start = (self.screen or self._run)(False, batch, cc[:stop], start)
+            if self.screen is None:
+                start = self._run(False, batch, cc[:stop], start)
+            else:
+                start = self.screen(batch, cc[:stop], start)
             self._queue_fixed(first)
         if len(batch):
             last = int(times[-1])
@@ -736,9 +740,9 @@ class Exchange:
         return {p: int(v) for p, v in zip(self.payees, self.state.collected, strict=True)}
 
     def obligation_reports(self, day: datetime.date) -> list[ObligationReport]:
-        """Return the market makers' obligation reports of a closed day (exchange.obligations)."""
-        desks = [d for d in self.desks if isinstance(d, MarketMakerDesk)]
-        return [report for desk in desks for report in desk.reports.get(day, [])]
+        """Return the market makers' obligation reports of a closed day, desk by desk
+        (exchange.mechanisms.obligations)."""
+        return [report for desk in self.desks for report in desk.obligation_reports(day)]
 
     def digest(self) -> dict[str, Any]:
         """Return a comparable summary of the whole state (journal replay must reproduce it)."""
@@ -753,6 +757,42 @@ class Exchange:
             "seq": s.ins[:, k.SEQ].tolist(),
             "clock": self.clock,
         }
+
+
+class _DeskVenue:
+    """The Exchange as its desks see it (exchange.mechanisms.desk.Venue)."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self._exchange = exchange
+        self.board, self.rules = exchange.board, exchange.rules
+        self.state, self.engine = exchange.state, exchange.engine
+        self.book = exchange.book
+
+    @property
+    def clock(self) -> int:
+        return self._exchange.clock
+
+    @property
+    def day(self) -> datetime.date | None:
+        return self._exchange.day
+
+    @property
+    def spans(self) -> tuple[PhaseSpan, ...]:
+        return self._exchange.spans
+
+    def call(self, op: dict[str, Any]) -> Any:
+        self._exchange._check_clock(op["timestamp"])
+        return self._exchange._call(op)
+
+    def begin(self, ns: int) -> None:
+        self._exchange._begin()
+        self._exchange._cross(ns)
+
+    def run(self, cmds: np.ndarray, cc: np.ndarray, i: int) -> int:
+        return self._exchange._run(False, cmds, cc, i)
+
+    def collect(self) -> np.ndarray:
+        return self._exchange._collect()
 
 
 def _touched(array: np.ndarray) -> np.ndarray:
