@@ -330,6 +330,13 @@ def credentials_text(files: BrokerFiles) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_credentials(path: str | Path) -> tuple[str | None, dict[str, str]]:
+    """Return the gateway password and the participants' passwords of a credentials.toml."""
+    with Path(path).open("rb") as handle:
+        data = tomllib.load(handle)
+    return data.get("gateway", {}).get("password"), dict(data.get("participants", {}))
+
+
 def add_participants(files: BrokerFiles, participants: Mapping[str, str | None]) -> BrokerFiles:
     """Return `files` with more participants, password and credentials files rewritten.
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import stat
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -10,10 +13,14 @@ import pytest
 from gateway.broker import (
     Broker,
     BrokerError,
+    Credentials,
     connect_code,
+    free_port,
     load_participants,
+    read_credentials,
     write_broker_files,
 )
+from techboard.cli import main
 
 ACCEPTED, NOT_AUTHORIZED = 0, 135
 
@@ -47,7 +54,7 @@ def test_every_user_connects_and_strangers_do_not(broker):
     for name in ("gateway", "alice", "bob", "mm1", "mm2", "noise1"):
         assert connect_code(broker.host, broker.port, broker.user(name)) == ACCEPTED, name
     alice = broker.user("alice")
-    wrong = type(alice)("alice", alice.password + "x")
+    wrong = Credentials("alice", alice.password + "x")
     assert connect_code(broker.host, broker.port, wrong) == NOT_AUTHORIZED
     assert connect_code(broker.host, broker.port, None) == NOT_AUTHORIZED
 
@@ -117,3 +124,52 @@ def test_participants_file(tmp_path):
     path.write_text('title = "none"\n')
     with pytest.raises(ValueError, match=r"no \[\[participant\]\] tables"):
         load_participants(path)
+
+
+def test_cli_write_only_keeps_passwords_across_reruns(tmp_path, capsys):
+    participants = tmp_path / "participants.toml"
+    participants.write_text('[[participant]]\nname = "alice"\npassword = "alice-pw"\n')
+    args = ["broker", "--dir", str(tmp_path / "b"), "--participants", str(participants)]
+    assert main([*args, "--participant", "bob", "--write-only"]) == 0
+    out = capsys.readouterr().out
+    assert "users: gateway, bob, alice" in out
+    assert f"credentials: {tmp_path / 'b' / 'credentials.toml'}" in out
+    gateway, first = read_credentials(tmp_path / "b" / "credentials.toml")
+    assert first["alice"] == "alice-pw"
+    assert main([*args, "--participant", "bob", "--write-only"]) == 0
+    assert read_credentials(tmp_path / "b" / "credentials.toml") == (gateway, first)
+
+
+def test_cli_refuses_a_bad_name(tmp_path, capsys):
+    assert main(["broker", "--dir", str(tmp_path), "--participant", "a/b", "--write-only"]) == 2
+    assert "user name 'a/b' is not 1-64 letters" in capsys.readouterr().err
+
+
+def test_cli_runs_mosquitto_until_sigterm(tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "techboard.cli", "broker", "--dir", str(tmp_path)]
+    process = subprocess.Popen(
+        [*command, "--participant", "alice", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert f"mosquitto listens on mqtt://127.0.0.1:{port}" in lines[2], lines
+        _, passwords = read_credentials(tmp_path / "credentials.toml")
+        alice = Credentials("alice", passwords["alice"])
+        assert connect_code("127.0.0.1", port, alice) == ACCEPTED
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        process.stdout.close()
+    with pytest.raises(OSError):
+        connect_code("127.0.0.1", port, alice)
+
+
+def test_mosquitto_refusing_its_config_is_a_clear_error(tmp_path):
+    files = write_broker_files(tmp_path, ["alice"])
+    files.config.write_text(files.config.read_text() + "no_such_option 1\n")
+    with pytest.raises(BrokerError, match="mosquitto exited at start"):
+        Broker(files).start()
