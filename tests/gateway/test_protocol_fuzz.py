@@ -1,0 +1,129 @@
+"""Fuzzing of the wire decoder and the gateway's order handling: random bytes, truncated and
+mistyped msgpack and JSON never crash, every refusal carries a reason code, and a refused
+message changes nothing in the venue."""
+
+from __future__ import annotations
+
+import math
+
+import msgpack
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.config import parse_config
+from gateway.protocol import (
+    JSON_CONTENT_TYPE,
+    MAX_BATCH,
+    WIRE_TEXT,
+    NewOrder,
+    Rejection,
+    WireReason,
+    decode,
+    encode,
+    new_order,
+)
+from gateway.server import Gateway
+
+FIELDS = ["v", "type", "id", "symbol", "side", "price", "qty", "order_type", "tif", "orders",
+          "extra", "é"]  # fmt: skip
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=True),
+    st.text(max_size=40), st.binary(max_size=8), st.sampled_from(["new", "cancel", "replace",
+    "batch", "snapshot", "bye", "buy", "sell", "AAA", "limit", "ioc"]), st.just(math.nan),
+    st.lists(st.integers(-(2**63), 2**63), max_size=3),
+)  # fmt: skip
+MAPS = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=9)
+PAYLOADS = st.one_of(
+    st.binary(max_size=200),
+    MAPS.map(lambda m: msgpack.packb(m, use_bin_type=True)),
+    MAPS.map(lambda m: msgpack.packb(m, use_bin_type=True)[: len(m)]),  # truncated
+    MAPS.map(lambda m: msgpack.packb({"v": 1, "type": "batch", "orders": [m, m]})),
+)
+
+
+def check(payload: bytes, content_type: str | None) -> None:
+    for item in decode(payload, content_type):
+        if isinstance(item, Rejection):
+            assert item.code in WIRE_TEXT or (200 <= item.code < 300 and item.text)
+        elif isinstance(item, NewOrder):
+            assert 0 < item.quantity <= 10**12 and 0 <= item.price <= 10**12
+
+
+@settings(max_examples=3000, deadline=None)
+@given(PAYLOADS, st.sampled_from([None, JSON_CONTENT_TYPE]))
+def test_the_decoder_never_crashes_and_every_refusal_has_a_code(payload, content_type):
+    check(payload, content_type)
+
+
+@pytest.mark.slow
+@settings(max_examples=100_000, deadline=None)
+@given(PAYLOADS, st.sampled_from([None, JSON_CONTENT_TYPE]))
+def test_the_decoder_survives_100k_cases(payload, content_type):
+    check(payload, content_type)
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"v": 1, "type": "new", "id": "a", "symbol": "AAA", "side": "buy", "qty": 0,
+          "price": 1}, WireReason.OUT_OF_RANGE),
+        ({"v": 1, "type": "new", "id": "a", "symbol": "AAA", "side": "buy", "qty": -5,
+          "price": 1}, WireReason.OUT_OF_RANGE),
+        ({"v": 1, "type": "new", "id": "a", "symbol": "AAA", "side": "buy", "qty": 2**63,
+          "price": 1}, WireReason.OUT_OF_RANGE),
+        ({"v": 1, "type": "new", "id": "a", "symbol": "AAA", "side": "buy", "qty": math.nan,
+          "price": 1}, WireReason.WRONG_FIELD_TYPE),
+        ({"v": 1, "type": "new", "id": "a", "symbol": "AAA", "side": "buy", "qty": "100",
+          "price": 1}, WireReason.WRONG_FIELD_TYPE),
+        ({"v": 1, "type": "new", "id": "a", "symbol": "AAA", "side": "up", "qty": 1,
+          "price": 1}, WireReason.INVALID_VALUE),
+        ({"v": 1, "type": "cancel", "id": "a", "color": "red"}, WireReason.UNKNOWN_FIELD),
+        ({"v": 1, "type": "cancel", "id": "x" * 33}, 203),
+        ({"v": 1, "type": "cancel", "id": "é"}, 203),
+        ({"v": 2, "type": "cancel", "id": "a"}, WireReason.UNSUPPORTED_VERSION),
+        ({"v": 1, "type": "wire_money"}, WireReason.UNKNOWN_TYPE),
+        ({"v": 1, "type": "batch", "orders": []}, WireReason.BATCH_TOO_LARGE),
+        ({"v": 1, "type": "batch", "orders": [{"type": "cancel", "id": "a"}] * (MAX_BATCH + 1)},
+         WireReason.BATCH_TOO_LARGE),
+    ],
+)  # fmt: skip
+def test_each_bad_field_has_its_reason_code(body, code):
+    (item,) = decode(msgpack.packb(body))
+    assert isinstance(item, Rejection) and item.code == code
+
+
+def test_json_is_read_only_with_its_content_type():
+    body = b'{"v": 1, "type": "cancel", "id": "a1"}'
+    assert decode(body, JSON_CONTENT_TYPE)[0].id == "a1"
+    assert decode(body)[0].code == WireReason.MALFORMED
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Gateway:
+    """A gateway's venue without a broker (results are dropped): the order path alone."""
+    config = parse_config({
+        "board": "star", "session": {"date": "2025-03-03", "start": "10:00"},
+        "instrument": [{"symbol": "AAA", "class": "equity", "previous_close": 100_000}],
+        "participant": [{"name": "alice", "cash": 10**12, "shares": {"AAA": 10**6}}],
+    })  # fmt: skip
+    served = Gateway(config)
+    served.receive(
+        "t/v1/participants/alice/orders", encode(new_order("r", "AAA", "buy", 200, 99_000)), None
+    )
+    served.flush()
+    return served
+
+
+@settings(
+    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(PAYLOADS)
+def test_refused_messages_change_nothing_in_the_venue(gateway, payload):
+    before = gateway.exchange.digest()
+    gateway.receive("techboard/v1/participants/alice/orders", payload, None)
+    refused = all(isinstance(r, Rejection) for _, r in gateway.pending)
+    gateway.flush()
+    after = gateway.exchange.digest()
+    if refused:
+        assert {**after, "clock": 0} == {**before, "clock": 0}
