@@ -6,6 +6,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 
 import pytest
@@ -173,3 +174,42 @@ def test_mosquitto_refusing_its_config_is_a_clear_error(tmp_path):
     files.config.write_text(files.config.read_text() + "no_such_option 1\n")
     with pytest.raises(BrokerError, match="mosquitto exited at start"):
         Broker(files).start()
+
+
+def passwd(*args: str) -> None:
+    """Run mosquitto_passwd as docs/operations.md tells an operator to."""
+    subprocess.run(["mosquitto_passwd", *args], check=True, capture_output=True)
+
+
+def test_rotating_a_password_as_operations_md_says(own_broker):
+    old = own_broker.user("alice")
+    passwd("-b", str(own_broker.files.password_file), "alice", "rotated-pw")
+    own_broker.reload()
+    new = Credentials("alice", "rotated-pw")
+    deadline = time.monotonic() + 5
+    while connect_code(own_broker.host, own_broker.port, new) != ACCEPTED:
+        assert time.monotonic() < deadline, "the rotated password was not accepted"
+        time.sleep(0.02)
+    assert connect_code(own_broker.host, own_broker.port, old) == NOT_AUTHORIZED
+
+
+def test_removing_a_participant_disconnects_it(own_broker):
+    bob = own_broker.user("bob")
+    command = ["mosquitto_sub", "-h", own_broker.host, "-p", str(own_broker.port), "-V", "5"]
+    listener = subprocess.Popen(
+        [*command, "-u", "bob", "-P", bob.password, "-t", "techboard/v1/md/#"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.3)
+        assert listener.poll() is None
+        passwd("-D", str(own_broker.files.password_file), "bob")
+        own_broker.reload()
+        assert listener.wait(5) != 0
+        assert "Not authorized" in listener.stderr.read()
+    finally:
+        listener.kill()
+        listener.stderr.close()
+    assert connect_code(own_broker.host, own_broker.port, bob) == NOT_AUTHORIZED
+    assert connect_code(own_broker.host, own_broker.port, own_broker.user("alice")) == ACCEPTED
