@@ -25,6 +25,8 @@ FEN = 100  # cash paid to holders is rounded down to the fen (0.01 CNY = 100 uni
 BOND_FACE = 100 * UNITS_PER_CNY
 DAY_COUNTS = ("ACT/365F", "ACT/ACT")
 MAX_PRIVATE_HOLDERS = 200  # [S1][S83]
+MAX_FILE_BYTES = 1 << 20  # bytes in one terms file
+MAX_INTEGER = 2**53 - 1  # the largest integer magnitude a field may hold (exact as a float)
 
 
 class TermsError(ValueError):
@@ -309,6 +311,10 @@ def _convert(key: str, value: Any, hint: Any) -> Any:
     if hint is datetime.date:
         ok = ok and not isinstance(value, datetime.datetime)
     _require(ok, f"{key} {value!r} must be {allowed[hint]}")
+    _require(
+        hint is not int or abs(value) <= MAX_INTEGER,
+        f"{key} {value} is out of range; allowed: -{MAX_INTEGER:,} to {MAX_INTEGER:,}",
+    )
     return value
 
 
@@ -344,18 +350,45 @@ def parse_terms(table: Mapping[str, Any]) -> Terms:
 
 
 def load_terms(path: str | Path) -> list[Terms]:
-    """Load the instruments in a TOML file: one instrument, or a listing of `[[instrument]]`."""
+    """Load the instruments in a TOML file: one instrument, or a listing of `[[instrument]]`.
+
+    Raise TermsError starting with the file and, where the field is found, its line: a file is
+    UTF-8 text (a BOM is dropped) of at most MAX_FILE_BYTES; integers lie within MAX_INTEGER.
+    """
     path = Path(path)
+    with path.open("rb") as file:
+        data = file.read(MAX_FILE_BYTES + 1)
+    _require(len(data) <= MAX_FILE_BYTES, f"{path}: larger than {MAX_FILE_BYTES:,} bytes")
     try:
-        with path.open("rb") as file:
-            document = tomllib.load(file)
+        text = data.decode("utf-8-sig")
+        document = tomllib.loads(text)
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise TermsError(
+            f"{path} line {line}: byte 0x{data[error.start]:02x} is not UTF-8 text"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise TermsError(f"{path}: {error}") from None
     tables = document.get("instrument", [document])
     try:
+        _require(
+            isinstance(tables, list) and all(isinstance(t, dict) for t in tables),
+            "instrument must be [[instrument]] tables",
+        )
         return [parse_terms(table) for table in tables]
     except TermsError as error:
-        raise TermsError(f"{path}: {error}") from None
+        raise TermsError(f"{_where(path, text, str(error))}: {error}") from None
+
+
+def _where(path: Path, text: str, message: str) -> str:
+    """Return "FILE line N" for the field a message starts with (or names as a key), or FILE."""
+    words = message.split()
+    field = words[2] if message.startswith(("unknown key", "missing key")) else words[0]
+    key = field.split(".")[-1].split("[")[0]
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.split("=", 1)[0].strip().strip('"') == key and "=" in line:
+            return f"{path} line {number}"
+    return str(path)
 
 
 def load_one(path: str | Path, kind: type[Terms]) -> Any:

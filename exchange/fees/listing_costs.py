@@ -173,8 +173,10 @@ class CostLine:
 def _load_named(cls: type[T], source: str | Path, directory: Path, kind: str) -> T:
     table = schema.load_chain(source, directory, kind)
     if "name" in table:
-        raise schema.SchemaError(f"key 'name' is not allowed: a {kind} is named by its file")
-    return schema.build(cls, {**table, "name": Path(str(source)).stem})
+        raise schema.SchemaError(
+            f"{table.locate('name')}: key 'name' is not allowed: a {kind} is named by its file"
+        )
+    return schema.build(cls, {**table, "name": Path(str(source)).stem}, origin=table)
 
 
 def load_firm(source: str | Path) -> Firm:

@@ -291,5 +291,7 @@ def load_schedule(source: str | Path) -> FeeSchedule:
     """
     table = schema.load_chain(source, PRESET_DIR, "fee schedule")
     if "name" in table:
-        raise schema.SchemaError("key 'name' is not allowed: a schedule is named by its file")
-    return schema.build(FeeSchedule, {**table, "name": Path(str(source)).stem})
+        raise schema.SchemaError(
+            f"{table.locate('name')}: key 'name' is not allowed: a schedule is named by its file"
+        )
+    return schema.build(FeeSchedule, {**table, "name": Path(str(source)).stem}, origin=table)

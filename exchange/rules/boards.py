@@ -387,9 +387,11 @@ def load_board(source: str | Path) -> Board:
     """
     table = schema.load_chain(source, PRESET_DIR, "board")
     if "name" in table:
-        raise schema.SchemaError("key 'name' is not allowed: a board is named by its file")
+        raise schema.SchemaError(
+            f"{table.locate('name')}: key 'name' is not allowed: a board is named by its file"
+        )
     fee_schedule = table.get("fee_schedule")
     if isinstance(fee_schedule, str):
         schema.resolve(fee_schedule, FEE_DIR, "fee schedule", Path(str(source)).parent)
     name = Path(str(source)).stem
-    return schema.build(Board, {**table, "name": name})
+    return schema.build(Board, {**table, "name": name}, origin=table)

@@ -6,6 +6,8 @@ import argparse
 import datetime
 import functools
 import json
+import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +24,34 @@ from instruments.terms import (
     load_one,
 )
 from instruments.valuation import ConvertibleValue, Market
+
+MAX_SPOT = 100_000_000.0  # CNY, the matching core's highest price
+MAX_STEPS = 20_000  # lattice steps: time grows with steps squared
+MAX_PATHS = 65_536  # Monte Carlo paths: memory is about 9 bytes x paths x trading days
+LIMITS: dict[str, tuple[float, float]] = {  # option -> inclusive range allowed
+    "spot": (1e-4, MAX_SPOT),
+    "vol": (0.0, 5.0),
+    "dividend_yield": (-1.0, 1.0),
+    "rate": (-1.0, 1.0),
+    "spread": (0.0, 1.0),
+    "arrears": (0.0, MAX_SPOT),
+    "skip_probability": (0.0, 0.999999),
+    "steps": (2, MAX_STEPS),
+    "paths": (64, MAX_PATHS),
+}
+
+
+class OptionError(ValueError):
+    """A command-line number outside its allowed range."""
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Raise OptionError naming the first option that is not finite or not within LIMITS."""
+    for name, (low, high) in LIMITS.items():
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            flag = "--" + name.replace("_", "-")
+            raise OptionError(f"{flag} {value}: allowed: a finite number from {low:g} to {high:g}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -95,7 +125,7 @@ def _load(path: Path, kind: type) -> ConvertibleTerms | PreferredTerms | None:
     try:
         return load_one(path, kind)
     except (TermsError, OSError) as error:
-        print(f"techboard value: {error}")
+        print(f"techboard value: {error}", file=sys.stderr)
         return None
 
 
@@ -113,8 +143,9 @@ def run_convertible(args: argparse.Namespace) -> int:
             valuation_date=args.date or terms.issue_date,
             dividend_yield=args.dividend_yield,
         )
+        check_options(args)
     except ValueError as error:
-        print(f"techboard value: {error}")
+        print(f"techboard value: {error}", file=sys.stderr)
         return 2
     pricer: Callable[[Market], ConvertibleValue]
     if args.method == "lattice":
@@ -129,7 +160,11 @@ def run_convertible(args: argparse.Namespace) -> int:
             seed=args.seed,
             revision_policy=args.revision_policy,
         )
-    result = pricer(market)
+    try:
+        result = pricer(market)
+    except ValueError as error:
+        print(f"techboard value: {error}", file=sys.stderr)
+        return 2
     _print(result.as_dict(), args.json)
     if args.plot:
         spots = np.linspace(0.3, 2.0, 18) * terms.conversion_price / UNITS_PER_CNY
@@ -154,13 +189,22 @@ def run_preferred(args: argparse.Namespace) -> int:
     if terms is None:
         return 2
     on = args.date or terms.issue_date
+    try:
+        check_options(args)
+        result = value_preferred(
+            terms, args.rate, args.spread, on, round(args.arrears * UNITS_PER_CNY),
+            args.skip_probability,
+        )  # fmt: skip
+    except ValueError as error:
+        print(f"techboard value: {error}", file=sys.stderr)
+        return 2
 
     def price(spread: float):
         return value_preferred(
             terms, args.rate, spread, on, round(args.arrears * UNITS_PER_CNY), args.skip_probability
         )
 
-    _print(price(args.spread).as_dict(), args.json)
+    _print(result.as_dict(), args.json)
     if args.plot:
         spreads = np.linspace(0.0, 0.08, 17)
         results = [price(s) for s in spreads]

@@ -62,4 +62,4 @@ def test_preferred_json_and_plot(tmp_path, capsys):
 )  # fmt: skip
 def test_bad_input_exits_2_with_the_reason(argv, message, capsys):
     assert run(argv) == 2
-    assert message in capsys.readouterr().out
+    assert message in capsys.readouterr().err
