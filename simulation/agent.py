@@ -51,6 +51,7 @@ class Session:
     """A trading day as an agent is told it at the day's start."""
 
     day: int  # trading-day number
+    midnight: int  # ns UTC of the day's local midnight (local "HH:MM" = midnight + offset)
     spans: tuple[Span, ...]
 
     @property
@@ -65,13 +66,15 @@ class Session:
 
 
 class Top(NamedTuple):
-    """Level 1 of one instrument: best bid and ask with sizes (0: none), last trade, phase."""
+    """Level 1 of one instrument: best bid and ask with sizes (0: none), last trade, volume,
+    phase."""
 
     bid: int
     bid_quantity: int
     ask: int
     ask_quantity: int
     last: int  # last trade price today (0: none yet)
+    volume: int  # shares traded today
     phase: int  # matching_engine.dtypes.Phase of the book
 
 

@@ -1,0 +1,373 @@
+"""The trading agents, each one object acting for a population of participants over numpy arrays
+(simulation.agent.Agent). Parameters come from a scenario's [[population]] table; their meaning
+and defaults are in simulation.scenario.POPULATION and docs/scenarios.md.
+
+- NoiseTraders: one order a day each at a uniform random time, at the touch on a random side
+  (ABIDES NoiseAgent), sizes from ABIDES' order-size mixture.
+- ValueTraders: Poisson wakes; each cancels its order, observes the fundamental with noise,
+  updates a Bayesian estimate of its mean-reverting value and bids (offers) when the estimate is
+  above (below) the mid, at the touch or up to depth_spread spreads inside (ABIDES ValueAgent).
+- MomentumTraders: Poisson wakes; buy at the ask when the short moving average of the mids they
+  saw is above the long one, else sell at the bid (ABIDES MomentumAgent).
+- MarketMakers: Poisson wakes; cancel the ladder and quote `levels` levels a side around the mid,
+  spaced by the smoothed observed spread, sized by a share of the volume traded since the last
+  wake (ABIDES AdaptiveMarketMakerAgent), skewed against inventory and capped in spread.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+
+from exchange.dtypes import ORDER_DTYPE, OrderCommand
+from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
+from simulation.agent import NEVER, Agent, MarketView, Session, Top
+from simulation.fundamental import NS_PER_SECOND, Fundamental
+
+# ABIDES' order-size mixture (models/order_size_model.py): lognormal(2.9, 1.2) with weight 0.2,
+# else round lots 100 ... 1,000 with these weights
+SIZE_LOTS = np.arange(100, 1001, 100)
+SIZE_WEIGHTS = np.array([0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
+
+
+def order_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Draw n order sizes (shares >= 1) from ABIDES' mixture."""
+    lognormal = rng.random(n) < 0.2
+    lots = rng.choice(SIZE_LOTS, n, p=SIZE_WEIGHTS / SIZE_WEIGHTS.sum())
+    sizes = np.where(lognormal, np.rint(rng.lognormal(2.9, 1.2, n)), lots)
+    return np.maximum(sizes, 1).astype(np.int64)
+
+
+def commands(n: int) -> np.ndarray:
+    """Return n zeroed limit day NEW rows."""
+    rows = np.zeros(n, ORDER_DTYPE)
+    rows["kind"] = OrderCommand.NEW
+    rows["order_type"] = OrderType.LIMIT
+    rows["tif"] = TimeInForce.DAY
+    return rows
+
+
+def exponential_ns(rng: np.random.Generator, mean_ns: float, n: int | None = None) -> np.ndarray:
+    """Draw Poisson inter-arrival times (ns, >= 1)."""
+    return np.maximum(1, rng.exponential(mean_ns, n)).astype(np.int64)
+
+
+class Population(Agent):
+    """Participants base, base+1, ...; per-member wake times and client order ids."""
+
+    def __init__(self, participants: np.ndarray, latency_ns: int, seed: int, params: dict):
+        """Act for contiguous participant ids with the population's scenario parameters."""
+        super().__init__(participants, latency_ns, seed)
+        self.params = params
+        self.base = int(self.participants[0])
+        self.n = len(self.participants)
+        self.wakes = np.full(self.n, NEVER, np.int64)
+        self.next_id = np.ones(self.n, np.int64)
+        self.session: Session | None = None
+
+    def next_wake(self) -> int:
+        """Return the earliest member's wake."""
+        return int(self.wakes.min()) if self.n else NEVER
+
+    def _due(self, now: int) -> np.ndarray:
+        return np.flatnonzero(self.wakes <= now)
+
+    def _ids(self, members: np.ndarray) -> np.ndarray:
+        ids = self.next_id[members].copy()
+        self.next_id[members] += 1
+        return ids
+
+    def _touch_orders(self, members: np.ndarray, buy: np.ndarray, top: Top, size: np.ndarray):
+        """Orders at the opposite touch (marketable limits); members without a touch skip."""
+        price = np.where(buy, top.ask, top.bid)
+        keep = price > 0
+        members, buy, price, size = members[keep], buy[keep], price[keep], size[keep]
+        rows = commands(len(members))
+        rows["participant"] = members + self.base
+        rows["side"] = np.where(buy, Side.BUY, Side.SELL)
+        rows["price"] = price
+        rows["quantity"] = size
+        rows["client_order_id"] = self._ids(members)
+        return rows
+
+    def _cancels(self, members: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        rows = np.zeros(len(members), ORDER_DTYPE)
+        rows["kind"] = OrderCommand.CANCEL
+        rows["participant"] = members + self.base
+        rows["client_order_id"] = ids
+        return rows
+
+    def end_day(self) -> None:
+        """Forget the day's wakes."""
+        self.wakes[:] = NEVER
+
+
+class NoiseTraders(Population):
+    """One order a day each at a uniform time in [from, until], at the touch, random side."""
+
+    agent_class = "noise"
+
+    def start_day(self, session: Session) -> None:
+        """Draw each member's one wake of the day."""
+        self.session = session
+
+        def local(text: str) -> int:
+            t = datetime.time.fromisoformat(text)
+            return session.midnight + (t.hour * 3600 + t.minute * 60 + t.second) * NS_PER_SECOND
+
+        lo, hi = local(self.params["from"]), local(self.params["until"])
+        times = self.rng.integers(lo, max(lo + 1, hi), self.n)
+        self.wakes = np.maximum(times, session.open)
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Place one marketable limit order per member due."""
+        members = self._due(now)
+        self.wakes[members] = NEVER
+        buy = self.rng.random(len(members)) < 0.5
+        return self._touch_orders(members, buy, market.top(0), order_sizes(self.rng, len(members)))
+
+
+class ValueTraders(Population):
+    """Bayesian fundamental traders on a noisy view of the mean-reverting value."""
+
+    agent_class = "value"
+
+    def __init__(self, participants, latency_ns, seed, params, fundamentals: list[Fundamental]):
+        """Value traders observing `fundamentals[0]` (the oracle) with noise."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.fundamentals = fundamentals
+        self.live = np.zeros(self.n, np.int64)  # client order id of the live order, 0: none
+        self.r_t = np.zeros(self.n)
+        self.sigma_t = np.zeros(self.n)
+        self.prev = np.zeros(self.n, np.int64)
+
+    def start_day(self, session: Session) -> None:
+        """Draw the first wakes from the open."""
+        self.session = session
+        f = self.fundamentals[0]
+        if not self.prev.any():
+            self.r_t[:] = f.r_bar
+            self.prev[:] = session.open
+        mean = 1.0 / self.params["lambda_a"]
+        self.wakes = session.open + exponential_ns(self.rng, mean, self.n)
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Cancel, re-estimate, and post one limit order per member due."""
+        members = self._due(now)
+        p, f = self.params, self.fundamentals[0]
+        self.wakes[members] = now + exponential_ns(self.rng, 1.0 / p["lambda_a"], len(members))
+        self.wakes[self.wakes >= self.session.close] = NEVER
+        live = members[self.live[members] > 0]
+        out = [self._cancels(live, self.live[live])]
+        self.live[live] = 0
+        # variances in price units squared: ABIDES' sigma_n (r_bar / 100) and the ValueAgent's
+        # default sigma_s (100,000) are in cents squared
+        sigma_n = (p["sigma_n"] or f.r_bar / f.scale / 100) * f.scale**2
+        sigma_s = 100_000.0 * f.scale**2
+        kappa = p["kappa"]
+        obs = f.at(now) + self.rng.normal(0.0, np.sqrt(sigma_n), len(members))
+        delta = (now - self.prev[members]).astype(np.float64)
+        log_keep = np.log1p(-kappa)
+        keep = np.exp(delta * log_keep)
+        r_prime = (1 - keep) * f.r_bar + keep * self.r_t[members]
+        growth = np.expm1(2 * delta * log_keep) / np.expm1(2 * log_keep) if kappa else delta
+        s_prime = keep**2 * self.sigma_t[members] + growth * sigma_s
+        self.r_t[members] = (sigma_n * r_prime + s_prime * obs) / (sigma_n + s_prime)
+        self.sigma_t[members] = sigma_n * s_prime / (sigma_n + s_prime)
+        self.prev[members] = now
+        left = np.exp(float(max(0, self.session.close - now)) * log_keep)
+        r_T = (1 - left) * f.r_bar + left * self.r_t[members]
+        top = market.top(0)
+        tick = self.instruments[0].tick
+        if top.bid and top.ask:
+            mid, spread = (top.bid + top.ask) / 2, top.ask - top.bid
+            aggressive = self.rng.random(len(members)) < p["percent_aggr"]
+            adjust = np.where(
+                aggressive, 0.0, self.rng.uniform(0, p["depth_spread"] * spread, len(members))
+            )
+            buy = r_T >= mid
+            price = np.where(buy, top.ask - adjust, top.bid + adjust)
+        else:
+            buy = self.rng.random(len(members)) < 0.5
+            price = r_T
+        price = np.maximum(tick, np.rint(price / tick) * tick).astype(np.int64)
+        rows = commands(len(members))
+        rows["participant"] = members + self.base
+        rows["side"] = np.where(buy, Side.BUY, Side.SELL)
+        rows["price"] = price
+        rows["quantity"] = order_sizes(self.rng, len(members))
+        rows["client_order_id"] = ids = self._ids(members)
+        self.live[members] = ids
+        out.append(rows)
+        return np.concatenate(out)
+
+    def on_events(self, events: np.ndarray) -> None:
+        """Forget orders that are done (filled, cancelled, expired, refused)."""
+        for contra, owner, cid, leaves in (
+            (False, events["owner"], events["client_order_id"], events["leaves"]),
+            (True, events["contra_owner"], events["contra_client_order_id"],
+             events["contra_leaves"]),
+        ):  # fmt: skip
+            m = owner - self.base
+            inside = (m >= 0) & (m < self.n)
+            if contra:  # contra fields are set on trades only
+                inside &= events["kind"] == EventKind.TRADE
+            done = inside & (
+                (events["kind"] != EventKind.ACCEPTED) & (events["kind"] != EventKind.REPLACED)
+            )
+            done &= (leaves == 0) | (events["kind"] != EventKind.TRADE)
+            mm = m[done]
+            hit = self.live[mm] == cid[done]
+            self.live[mm[hit]] = 0
+
+    def end_day(self) -> None:
+        """The venue expired every day order."""
+        super().end_day()
+        self.live[:] = 0
+
+
+class MomentumTraders(Population):
+    """Moving-average crossover traders on the mids they observe."""
+
+    agent_class = "momentum"
+
+    def __init__(self, participants, latency_ns, seed, params):
+        """Momentum traders with an empty history of observed mids."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.history = np.zeros((self.n, params["long"]))
+        self.seen = np.zeros(self.n, np.int64)
+
+    def start_day(self, session: Session) -> None:
+        """Draw the first wakes from the open."""
+        self.session = session
+        self.wakes = session.open + exponential_ns(
+            self.rng, self.params["wake_s"] * NS_PER_SECOND, self.n
+        )
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Observe the mid; trade the crossover once the long average is full."""
+        p = self.params
+        members = self._due(now)
+        self.wakes[members] = now + exponential_ns(
+            self.rng, p["wake_s"] * NS_PER_SECOND, len(members)
+        )
+        self.wakes[self.wakes >= self.session.close] = NEVER
+        top = market.top(0)
+        if not (top.bid and top.ask):
+            return commands(0)
+        mid = (top.bid + top.ask) / 2
+        self.history[members, self.seen[members] % p["long"]] = mid
+        self.seen[members] += 1
+        ready = members[self.seen[members] >= p["long"]]
+        if not len(ready):
+            return commands(0)
+        idx = (self.seen[ready, None] - 1 - np.arange(p["long"])) % p["long"]
+        recent = np.take_along_axis(self.history[ready], idx, axis=1)
+        short = recent[:, : p["short"]].mean(axis=1)
+        long = recent.mean(axis=1)
+        size = self.rng.integers(p["min_size"], p["max_size"] + 1, len(ready))
+        return self._touch_orders(ready, short > long, top, size)
+
+
+class MarketMakers(Population):
+    """Ladder market makers: POV sizing, adaptive spread, inventory skew, spread cap."""
+
+    agent_class = "market_maker"
+
+    def __init__(self, participants, latency_ns, seed, params):
+        """Market makers with no quotes yet."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.live: list[set[int]] = [set() for _ in range(self.n)]
+        self.spread = np.zeros(self.n)
+        self.volume_seen = np.zeros(self.n, np.int64)
+        self.inventory = np.zeros(self.n, np.int64)  # shares bought minus sold
+
+    def start_day(self, session: Session) -> None:
+        """Quote at the open, then on Poisson wakes."""
+        self.session = session
+        self.wakes = np.full(self.n, session.open, np.int64)
+        self.volume_seen[:] = 0
+        for live in self.live:
+            live.clear()
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Cancel the ladder and quote a new one per member due."""
+        p, info = self.params, self.instruments[0]
+        tick = info.tick
+        members = self._due(now)
+        self.wakes[members] = now + exponential_ns(
+            self.rng, p["wake_s"] * NS_PER_SECOND, len(members)
+        )
+        self.wakes[self.wakes >= self.session.close] = NEVER
+        top = market.top(0)
+        if top.bid and top.ask:
+            mid, observed = (top.bid + top.ask) / 2, top.ask - top.bid
+        else:
+            mid, observed = (top.last or info.previous_close), 2 * tick
+        out = []
+        for m in members:
+            live = self.live[m]
+            out.append(self._cancels(np.full(len(live), m), np.fromiter(live, np.int64)))
+            live.clear()
+            s = self.spread[m]
+            s = observed if s == 0 else p["spread_alpha"] * observed + (1 - p["spread_alpha"]) * s
+            self.spread[m] = s
+            half = max(1, round(s / 2 / tick))
+            if p["max_spread_ticks"]:
+                half = min(half, max(1, p["max_spread_ticks"] // 2))
+            step = max(1, round(s / p["level_spacing"] / tick))
+            skew = round(p["skew_beta"] * self.inventory[m] / 1000)
+            centre = round(mid / tick) - skew
+            size = max(p["min_order_size"], round(p["pov"] * (top.volume - self.volume_seen[m])))
+            size = max(p["min_order_size"], size // p["levels"])
+            self.volume_seen[m] = top.volume
+            levels = np.arange(p["levels"])
+            bids = (centre - half - levels * step) * tick
+            asks = (centre + half + levels * step) * tick
+            rows = commands(2 * p["levels"])
+            rows["participant"] = m + self.base
+            rows["side"][: p["levels"]] = Side.BUY
+            rows["side"][p["levels"] :] = Side.SELL
+            rows["price"] = np.concatenate([bids, asks])
+            rows["quantity"] = size
+            rows = rows[rows["price"] > 0]
+            rows["client_order_id"] = ids = self.next_id[m] + np.arange(len(rows))
+            self.next_id[m] += len(rows)
+            live.update(ids.tolist())
+            out.append(rows)
+        return np.concatenate(out) if out else commands(0)
+
+    def on_events(self, events: np.ndarray) -> None:
+        """Follow fills (inventory) and orders that are done."""
+        trade = events["kind"] == EventKind.TRADE
+        for contra, owner, cid, leaves, side_buy in (
+            (False, events["owner"], events["client_order_id"], events["leaves"],
+             events["side"] == Side.BUY),
+            (True, events["contra_owner"], events["contra_client_order_id"],
+             events["contra_leaves"], events["side"] == Side.SELL),
+        ):  # fmt: skip
+            m = owner - self.base
+            inside = (m >= 0) & (m < self.n)
+            if contra:  # contra fields are set on trades only
+                inside &= trade
+            if not inside.any():
+                continue
+            fills = inside & trade
+            np.add.at(
+                self.inventory, m[fills],
+                np.where(side_buy[fills], events["quantity"][fills], -events["quantity"][fills]),
+            )  # fmt: skip
+            kind = events["kind"]
+            done = inside & (kind != EventKind.ACCEPTED) & (kind != EventKind.REPLACED)
+            done &= (leaves == 0) | ~trade
+            for mm, c in zip(m[done].tolist(), cid[done].tolist(), strict=True):
+                self.live[mm].discard(c)
+
+
+KINDS = {
+    "noise": NoiseTraders,
+    "value": ValueTraders,
+    "momentum": MomentumTraders,
+    "market_maker": MarketMakers,
+}

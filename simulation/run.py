@@ -1,0 +1,356 @@
+"""The discrete-event loop: one (scenario, seed) run driving the real Exchange, day by day.
+
+Time is simulated ns UTC. Each agent has a one-way latency; L is the smallest. The loop jumps to
+the next time T something happens (a wake, a command's arrival, a quote sample) and handles the
+window [T, T + L): first every agent due in it wakes and sees the venue as it is at T (after all
+commands that arrived before T); their commands arrive at wake + latency >= T + L, so none can
+reach the venue inside the window. Then every command arriving in [T, T + L) goes to
+`Exchange.submit` as one batch in arrival order (ties: agent order, then row order): nobody could
+have reacted to anything inside the window, so one batch gives what one call per command would.
+Events go back to the agents of their participants. Randomness comes from one seed through
+numpy's SeedSequence (one stream per agent and per fundamental): same scenario and seed, same
+records, byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from exchange.clearing.accounts import Participant
+from exchange.dtypes import OrderCommand
+from exchange.venue.exchange import Exchange, Listing
+from matching_engine.dtypes import EventKind, Phase, Side
+from simulation.agent import LEVEL_DTYPE, NEVER, Agent, InstrumentInfo, Session, Span, Top
+from simulation.agents import KINDS, ValueTraders
+from simulation.fundamental import NS_PER_SECOND, Fundamental
+from simulation.records import (
+    ACCOUNT_RECORD_DTYPE,
+    DAILY_RECORD_DTYPE,
+    FUNDAMENTAL_RECORD_DTYPE,
+    OBLIGATION_RECORD_DTYPE,
+    ORDER_RECORD_DTYPE,
+    QUOTE_RECORD_DTYPE,
+    TRADE_RECORD_DTYPE,
+    RunRecords,
+)  # fmt: skip
+from simulation.scenario import Scenario, write_board
+
+DEPTH_LEVELS = 1_000  # levels read for the depth within 2% of the mid
+
+
+class View:
+    """The read-only MarketView agents get: the venue as of the last batch, read lazily."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        """View one exchange."""
+        self.exchange = exchange
+        self.phase = Phase.HALTED
+        self._tops: dict[int, Top] = {}
+
+    def refresh(self, phase: Phase) -> None:
+        """Forget what was read (a batch ran)."""
+        self.phase = phase
+        self._tops.clear()
+
+    def top(self, instrument: int) -> Top:
+        """Return the instrument's level 1, last trade, volume and phase."""
+        top = self._tops.get(instrument)
+        if top is None:
+            snap = self.exchange.book(instrument, 1)
+            stats = self.exchange.day_stats(instrument)
+            bid = snap.bids[0] if snap.bids else None
+            ask = snap.asks[0] if snap.asks else None
+            top = Top(
+                bid.price if bid else 0, bid.quantity if bid else 0,
+                ask.price if ask else 0, ask.quantity if ask else 0,
+                stats.last, stats.volume, int(self.phase),
+            )  # fmt: skip
+            self._tops[instrument] = top
+        return top
+
+    def levels(self, instrument: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return up to `depth` bid and ask levels, best first."""
+        snap = self.exchange.book(instrument, depth)
+        return tuple(  # type: ignore[return-value]
+            np.array([(x.price, x.quantity) for x in side], LEVEL_DTYPE)
+            for side in (snap.bids, snap.asks)
+        )
+
+
+def _depth(view: View, instrument: int) -> tuple[int, ...]:
+    """Return bid, bid qty, ask, ask qty and the shares within 1% and 2% of the mid."""
+    bids, asks = view.levels(instrument, DEPTH_LEVELS)
+    bid = int(bids["price"][0]) if len(bids) else 0
+    ask = int(asks["price"][0]) if len(asks) else 0
+    if not (bid and ask):
+        return (bid, int(bids["quantity"][0]) if bid else 0, ask,
+                int(asks["quantity"][0]) if ask else 0, 0, 0, 0, 0)  # fmt: skip
+    mid2 = bid + ask  # twice the mid: within x% of the mid <=> |2p - mid2| <= x% of mid2
+    depth = []
+    for pct in (1, 2):
+        band = mid2 * pct / 100
+        depth.append(int(bids["quantity"][mid2 - 2 * bids["price"] <= band].sum()))
+        depth.append(int(asks["quantity"][2 * asks["price"] - mid2 <= band].sum()))
+    return (bid, int(bids["quantity"][0]), ask, int(asks["quantity"][0]),
+            depth[0], depth[1], depth[2], depth[3])  # fmt: skip
+
+
+def build_agents(scenario: Scenario, seed: int, fundamentals: list[Fundamental]) -> list[Agent]:
+    """Create the scenario's populations with participant ids 0, 1, ... in file order."""
+    streams = np.random.SeedSequence(seed).spawn(len(scenario.population) + 1)
+    agents: list[Agent] = []
+    base = 0
+    for group, stream in zip(scenario.population, streams[1:], strict=True):
+        ids = np.arange(base, base + group["count"], dtype=np.int32)
+        latency = max(1, round(group["latency_us"] * 1_000))
+        cls = KINDS[group["kind"]]
+        agent_seed = int(stream.generate_state(1)[0])
+        if cls is ValueTraders:
+            agents.append(cls(ids, latency, agent_seed, group, fundamentals))
+        else:
+            agents.append(cls(ids, latency, agent_seed, group))
+        base += group["count"]
+    return agents
+
+
+def simulate(
+    scenario: Scenario, seed: int, progress: Callable[[int, int], None] | None = None
+) -> RunRecords:
+    """Run one scenario with one seed in process and return its records (deterministic).
+
+    progress(day, days) is called after each trading day.
+    """
+    kinds = [g["kind"] for g in scenario.population]
+    classes = tuple(dict.fromkeys(kinds))
+    with tempfile.TemporaryDirectory() as directory:
+        board = write_board(scenario, Path(directory))
+        listings = [
+            Listing(x["symbol"], x["class"], x["previous_close"]) for x in scenario.instruments
+        ]
+        participants, agent_class = [], []
+        for group in scenario.population:
+            kind = group["participant_kind"]
+            if group["kind"] == "market_maker" and kind == "investor":
+                kind = "market_maker"
+            for _ in range(group["count"]):
+                participants.append(Participant(len(participants), kind, group["assets"], 36))
+                agent_class.append(classes.index(group["kind"]))
+        exchange = Exchange(board, listings, participants, calendar=scenario.calendar,
+                            journal=None)  # fmt: skip
+    class_of = np.array(agent_class, np.int16)
+    n_ins = len(listings)
+    holders = {}
+    pid = 0
+    for group in scenario.population:
+        for _ in range(group["count"]):
+            if group["cash"]:
+                exchange.deposit(pid, group["cash"])
+            holders[pid] = group["shares"]
+            pid += 1
+    for i, x in enumerate(scenario.instruments):
+        issued = 0
+        for p, shares in holders.items():
+            if shares:
+                exchange.issue(i, p, shares)
+                issued += shares
+        if issued < x["shares"] and participants:
+            exchange.issue(i, 0, x["shares"] - issued)  # the rest to participant 0
+    fundamental_seed = np.random.SeedSequence(seed).spawn(len(scenario.population) + 1)[0]
+    fundamental_seeds = fundamental_seed.spawn(n_ins)
+    infos = tuple(
+        InstrumentInfo(i, x.symbol, x.instrument_class, exchange.rules[i].mechanism,
+                       exchange.rules[i].tick, exchange.rules[i].lot.minimum, x.previous_close)
+        for i, x in enumerate(listings)
+    )  # fmt: skip
+    fundamentals: list[Fundamental] = []
+    agents = build_agents(scenario, seed, fundamentals)
+    for agent in agents:
+        agent.start(infos)
+    window = min(a.latency_ns for a in agents)
+    quote_step = round(scenario.recording["quote_interval_s"] * NS_PER_SECOND)
+    fund_step = round(scenario.fundamental["sample_s"] * NS_PER_SECOND)
+    names = ("orders", "trades", "quotes", "fundamental", "daily", "accounts", "obligations")
+    tables: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    counts = dict.fromkeys(("events", "orders", "cancels", "replaces", "fills", "shares",
+                            "rejects", "late", "batches", "wakes"), 0)  # fmt: skip
+    calendar = exchange.calendar
+    day = scenario.start
+    view = View(exchange)
+    for day_index in range(scenario.days):
+        while not calendar.is_trading_day(day):
+            day += datetime.timedelta(days=1)
+        exchange.open_day(day)
+        number = calendar.day_number(day)
+        spans = exchange.spans
+        midnight = calendar.local_ns(day, "00:00")
+        session = Session(number, midnight, tuple(
+            Span(s.phase, s.start, s.end, s.orders) for s in spans))  # fmt: skip
+        start, end = spans[0].start, spans[-1].end
+        if day_index == 0:
+            streams = fundamental_seeds
+            for i, x in enumerate(listings):
+                seed_i = int(streams[i].generate_state(1)[0])
+                fundamentals.append(Fundamental(scenario.fundamental, start, end,
+                                                float(x.previous_close), seed_i))  # fmt: skip
+        else:
+            for i, f in enumerate(fundamentals):
+                seed_i = int(fundamental_seeds[i].spawn(day_index + 1)[-1].generate_state(1)[0])
+                fundamentals[i] = Fundamental(scenario.fundamental, start, end, f.last(), seed_i)
+        for i, f in enumerate(fundamentals):
+            times = np.arange(start, end, fund_step, dtype=np.int64)
+            rows = np.zeros(len(times), FUNDAMENTAL_RECORD_DTYPE)
+            rows["timestamp"], rows["instrument"] = times, i
+            rows["value"] = np.rint([f.at(t) for t in times]).astype(np.int64)
+            tables["fundamental"].append(rows)
+        for agent in agents:
+            agent.start_day(session)
+        _run_day(exchange, agents, view, spans, window, quote_step, number, class_of, tables,
+                 counts)  # fmt: skip
+        statements = exchange.end_of_day()
+        events = exchange.last_events
+        if len(events):
+            _route(agents, events)
+            _trades(events, number, class_of, 0, tables, counts)
+        for agent in agents:
+            agent.end_day()
+        closes = exchange.closes
+        for i in range(n_ins):
+            st = exchange.day_stats(i)
+            held = sum(s.positions.get(listings[i].symbol, 0) for s in statements)
+            tables["daily"].append(np.array([(number, i, st.open, st.high, st.low, closes[i],
+                st.volume, st.turnover, st.trades, held)], DAILY_RECORD_DTYPE))  # fmt: skip
+        acc = np.zeros(len(statements), ACCOUNT_RECORD_DTYPE)
+        acc["day"], acc["participant"] = number, np.arange(len(statements))
+        acc["agent_class"] = class_of
+        acc["cash"] = [s.cash for s in statements]
+        acc["fees"] = [s.fees for s in statements]
+        first = listings[0].symbol
+        acc["position"] = [s.positions.get(first, 0) for s in statements]
+        acc["value"] = [s.cash + sum(q * closes[exchange.symbols[sym]]
+                        for sym, q in s.positions.items()) for s in statements]  # fmt: skip
+        tables["accounts"].append(acc)
+        for r in exchange.obligation_reports(day):
+            passed = all(r.obligations.values())
+            row = (number, r.maker, r.instrument, r.two_sided_share, passed)
+            tables["obligations"].append(np.array([row], OBLIGATION_RECORD_DTYPE))
+        if progress is not None:
+            progress(day_index + 1, scenario.days)
+        day += datetime.timedelta(days=1)
+    dtypes = {"orders": ORDER_RECORD_DTYPE, "trades": TRADE_RECORD_DTYPE,
+              "quotes": QUOTE_RECORD_DTYPE, "fundamental": FUNDAMENTAL_RECORD_DTYPE,
+              "daily": DAILY_RECORD_DTYPE, "accounts": ACCOUNT_RECORD_DTYPE,
+              "obligations": OBLIGATION_RECORD_DTYPE}  # fmt: skip
+    out = {k: np.concatenate(v) if v else np.zeros(0, dtypes[k]) for k, v in tables.items()}
+    return RunRecords(
+        scenario=scenario.name, seed=seed, symbols=tuple(x.symbol for x in listings),
+        classes=classes, fees_by_payee=dict(exchange.fees_collected()), counts=counts, **out,
+    )  # fmt: skip
+
+
+def _route(agents: list[Agent], events: np.ndarray) -> None:
+    """Hand each agent the events of its participants (as owner or as a trade's contra)."""
+    for agent in agents:
+        lo, hi = int(agent.participants[0]), int(agent.participants[-1])
+        own = (events["owner"] >= lo) & (events["owner"] <= hi)
+        trade = events["kind"] == EventKind.TRADE
+        own |= trade & (events["contra_owner"] >= lo) & (events["contra_owner"] <= hi)
+        if own.any():
+            agent.on_events(events[own])
+
+
+def _trades(events, number, class_of, mid, tables, counts) -> None:
+    """Record the TRADE events of one call with the mid before the batch."""
+    t = events[events["kind"] == EventKind.TRADE]
+    counts["events"] += len(events)
+    if not len(t):
+        return
+    buy = t["side"] == Side.BUY
+    rows = np.zeros(len(t), TRADE_RECORD_DTYPE)
+    rows["timestamp"], rows["day"], rows["instrument"] = t["timestamp"], number, t["book"]
+    rows["price"], rows["quantity"] = t["price"], t["quantity"]
+    rows["aggressor"] = np.where(t["command"] >= 0, t["side"].astype(np.int8), -1)
+    rows["buyer"] = np.where(buy, t["owner"], t["contra_owner"])
+    rows["seller"] = np.where(buy, t["contra_owner"], t["owner"])
+    rows["buyer_class"], rows["seller_class"] = class_of[rows["buyer"]], class_of[rows["seller"]]
+    rows["buyer_fee"] = np.where(buy, t["fee"], t["contra_fee"])
+    rows["seller_fee"] = np.where(buy, t["contra_fee"], t["fee"])
+    rows["mid_before"] = mid
+    tables["trades"].append(rows)
+    counts["fills"] += len(t)
+    counts["shares"] += int(t["quantity"].sum())
+
+
+def _run_day(exchange, agents, view, spans, window, quote_step, number, class_of, tables,
+             counts) -> None:  # fmt: skip
+    """Run one day's windows up to the last span's end."""
+    end = spans[-1].end
+    pending: list[np.ndarray] = []
+    next_quote = spans[0].start
+    span_i = 0
+    n_ins = len(exchange.listings)
+    view.refresh(spans[0].core_phase)
+    while True:
+        wake = min(a.next_wake() for a in agents)
+        arrival = min((int(p["timestamp"][0]) for p in pending), default=NEVER)
+        now = min(wake, arrival, next_quote)
+        if now >= end:
+            break
+        while spans[span_i].end <= now:
+            span_i += 1
+        if now >= next_quote:  # the book is as it was at every grid point up to now
+            grid = np.arange(next_quote, now + 1, quote_step, dtype=np.int64)
+            for i in range(n_ins):
+                rows = np.zeros(len(grid), QUOTE_RECORD_DTYPE)
+                rows["timestamp"], rows["day"], rows["instrument"] = grid, number, i
+                (rows["bid"], rows["bid_quantity"], rows["ask"], rows["ask_quantity"],
+                 rows["bid_depth_1pct"], rows["ask_depth_1pct"], rows["bid_depth_2pct"],
+                 rows["ask_depth_2pct"]) = _depth(view, i)  # fmt: skip
+                rows["phase"] = spans[span_i].core_phase
+                tables["quotes"].append(rows)
+            next_quote = int(grid[-1]) + quote_step
+        limit = now + window
+        for agent in agents:
+            while agent.next_wake() < limit:
+                t = agent.next_wake()
+                rows = agent.wake(t, view)
+                counts["wakes"] += 1
+                if len(rows):
+                    rows["timestamp"] = t + agent.latency_ns
+                    pending.append(rows)
+        due = [p for p in pending if p["timestamp"][0] < limit]
+        if not due:
+            continue
+        pending = [p for p in pending if p["timestamp"][0] >= limit]
+        batch = np.concatenate(due)
+        batch = batch[np.argsort(batch["timestamp"], kind="stable")]
+        batch = batch[batch["timestamp"] < end]
+        if not len(batch):
+            continue
+        top = view.top(0)
+        mid = (top.bid + top.ask) // 2 if top.bid and top.ask else 0
+        events = exchange.submit(batch, reuse=True)
+        counts["batches"] += 1
+        kind = batch["kind"]
+        counts["orders"] += int((kind == OrderCommand.NEW).sum())
+        counts["cancels"] += int((kind == OrderCommand.CANCEL).sum())
+        counts["replaces"] += int((kind == OrderCommand.REPLACE).sum())
+        rec = np.zeros(len(batch), ORDER_RECORD_DTYPE)
+        for name in ("timestamp", "participant", "instrument", "kind", "side", "order_type",
+                     "tif", "price", "quantity"):  # fmt: skip
+            rec[name] = batch[name]
+        rec["agent_class"] = class_of[batch["participant"]]
+        rejected = events[(events["kind"] == EventKind.REJECTED) & (events["command"] >= 0)]
+        rec["reason"][rejected["command"]] = rejected["reason"]
+        counts["rejects"] += len(rejected)
+        tables["orders"].append(rec)
+        _trades(events, number, class_of, mid, tables, counts)
+        _route(agents, events)
+        while spans[span_i].end <= int(batch["timestamp"][-1]) and span_i + 1 < len(spans):
+            span_i += 1
+        view.refresh(spans[span_i].core_phase)
+    counts["late"] += sum(len(p) for p in pending)

@@ -1,0 +1,303 @@
+"""Scenario files (TOML): the board and its overrides, the instruments, the fundamental, the
+population, days, seeds and recording options; validated strictly before any run.
+
+Every key is in `SPEC` (top level and tables) or `POPULATION` (per agent kind) with its type,
+default, allowed range and meaning; docs/scenarios.md lists them. A misfit raises
+`ScenarioError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exchange.rules.boards import board_presets, load_board
+from exchange.rules.calendar import TradingCalendar
+from exchange.schema import SchemaError
+
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+CLASSES = ("equity", "convertible_bond", "preferred_share")
+KINDS = ("investor", "qualified_institution", "market_maker")
+
+
+class ScenarioError(ValueError):
+    """A scenario that does not fit its schema: the message names the file, key and allowed."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One scenario key: type, default (None: required), allowed range and meaning."""
+
+    kind: type | tuple[type, ...]
+    default: Any
+    allowed: str
+    meaning: str
+    check: Any = None  # callable(value) -> bool
+
+
+def _positive(x: float) -> bool:
+    return x > 0
+
+
+def _not_negative(x: float) -> bool:
+    return x >= 0
+
+
+def _share(x: float) -> bool:
+    return 0 <= x <= 1
+
+
+def _time(text: str) -> bool:
+    try:
+        datetime.time.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+NUMBER = (int, float)
+SPEC: dict[str, dict[str, Key]] = {
+    "": {
+        "name": Key(str, "", "text", "the scenario's name (default: the file's stem)"),
+        "description": Key(str, "", "text", "one line on what the scenario shows"),
+        "seeds": Key(int, 8, ">= 1", "seeds a study runs by default (0 .. seeds-1)", _positive),
+        "days": Key(int, 1, ">= 1", "trading days simulated", _positive),
+        "start": Key(str, "2025-03-03", "YYYY-MM-DD, a trading day", "first trading day", _date),
+        "calendar": Key(str, "cn", "a calendar preset or .toml", "the trading calendar"),
+    },
+    "board": {
+        "preset": Key(str, None, ", ".join(board_presets()), "the board preset extended"),
+        "overrides": Key(dict, {}, "board keys (docs/boards.md)", "deep-merged over the preset"),
+    },
+    "instruments": {
+        "symbol": Key(str, None, "text", "the instrument's symbol"),
+        "class": Key(str, "equity", ", ".join(CLASSES), "instrument class on the board"),
+        "previous_close": Key(int, None, "> 0", "reference price, price units", _positive),
+        "shares": Key(int, None, "> 0", "shares issued, spread over the holders", _positive),
+    },
+    "fundamental": {
+        "scale": Key(int, 1, "> 0", "price units per unit of r_bar, sigma and shocks", _positive),
+        "r_bar": Key(NUMBER, 0, ">= 0 (0: previous close)", "long-run mean", _not_negative),
+        "kappa": Key(NUMBER, 1.67e-16, ">= 0", "mean reversion per ns", _not_negative),
+        "sigma": Key(NUMBER, 5e-5, ">= 0", "volatility: std per sqrt(ns)", _not_negative),
+        "megashock_lambda": Key(NUMBER, 2.77778e-18, ">= 0", "shock rate per ns", _not_negative),
+        "megashock_mean": Key(NUMBER, 1000.0, ">= 0", "mean absolute shock", _not_negative),
+        "megashock_var": Key(NUMBER, 50_000.0, ">= 0", "shock variance", _not_negative),
+        "sample_s": Key(NUMBER, 60.0, "> 0", "recording interval of the path, s", _positive),
+    },
+    "recording": {
+        "quote_interval_s": Key(NUMBER, 1.0, "> 0", "quote sampling interval, s", _positive),
+    },
+}
+COMMON: dict[str, Key] = {
+    "kind": Key(str, None, "noise, value, momentum, market_maker", "agent type"),
+    "count": Key(int, 1, ">= 1", "participants of this population", _positive),
+    "latency_us": Key(NUMBER, 100.0, "> 0", "one-way latency to the venue, us", _positive),
+    "cash": Key(int, 10_000_000_000, ">= 0", "cash per participant, 1/10000 CNY", _not_negative),
+    "shares": Key(int, 0, ">= 0", "shares of each instrument per participant", _not_negative),
+    "participant_kind": Key(str, "investor", ", ".join(KINDS), "account kind on the board"),
+    "assets": Key(int, 10_000_000_000, ">= 0", "declared assets (investor gate)", _not_negative),
+}
+POPULATION: dict[str, dict[str, Key]] = {
+    "noise": {
+        "from": Key(str, "09:00", "HH:MM[:SS] local", "earliest wake (one order a day)", _time),
+        "until": Key(str, "16:00", "HH:MM[:SS] local", "latest wake", _time),
+    },
+    "value": {
+        "lambda_a": Key(NUMBER, 5.7e-12, "> 0", "wake rate per ns (Poisson)", _positive),
+        "kappa": Key(
+            NUMBER, 1.67e-15, ">= 0", "the agents' belief of mean reversion / ns", _not_negative
+        ),
+        "sigma_n": Key(
+            NUMBER, 0.0, ">= 0 (0: r_bar/100)", "observation noise variance", _not_negative
+        ),
+        "percent_aggr": Key(NUMBER, 0.1, "0..1", "share of orders at the touch", _share),
+        "depth_spread": Key(
+            NUMBER, 2.0, ">= 0", "orders up to this many spreads deep", _not_negative
+        ),
+    },
+    "momentum": {
+        "wake_s": Key(NUMBER, 37.0, "> 0", "mean time between wakes (Poisson), s", _positive),
+        "min_size": Key(int, 1, ">= 1", "smallest order, shares", _positive),
+        "max_size": Key(int, 10, ">= min_size", "largest order, shares", _positive),
+        "short": Key(int, 20, ">= 1", "short moving average, observations", _positive),
+        "long": Key(int, 50, "> short", "long moving average, observations", _positive),
+    },
+    "market_maker": {
+        "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between re-quotes (Poisson), s", _positive),
+        "pov": Key(NUMBER, 0.025, "0..1", "quoted size as a share of the volume seen", _share),
+        "levels": Key(int, 10, ">= 1", "price levels quoted each side", _positive),
+        "level_spacing": Key(NUMBER, 5.0, "> 0", "levels across one observed spread", _positive),
+        "spread_alpha": Key(NUMBER, 0.75, "0..1", "EWMA weight of the observed spread", _share),
+        "skew_beta": Key(
+            NUMBER, 0.0, ">= 0", "ticks the ladder moves per 1,000 shares held", _not_negative
+        ),
+        "min_order_size": Key(int, 1, ">= 1", "smallest quote per level, shares", _positive),
+        "max_spread_ticks": Key(
+            int, 0, ">= 0 (0: no cap)", "widest spread quoted, ticks", _not_negative
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: plain values, ready for `simulation.run.simulate`."""
+
+    name: str
+    source: str  # the file (or "<text>")
+    description: str
+    seeds: int
+    days: int
+    start: datetime.date
+    calendar: str
+    board: str  # preset name
+    board_overrides: dict[str, Any]
+    instruments: tuple[dict[str, Any], ...]
+    fundamental: dict[str, Any]
+    recording: dict[str, Any]
+    population: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    def board_table(self) -> dict[str, Any]:
+        """Return the board file's table: the preset extended with the overrides."""
+        return {"extends": self.board, **self.board_overrides}
+
+
+def _fill(source: str, where: str, table: Any, spec: dict[str, Key]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{source}: {where or 'the file'} must be a table")
+    unknown = sorted(set(table) - set(spec))
+    if unknown:
+        raise ScenarioError(
+            f"{source}: unknown key {where + '.' if where else ''}{unknown[0]}; "
+            f"allowed: {', '.join(spec)}"
+        )
+    out = {}
+    for key, rule in spec.items():
+        name = f"{where}.{key}" if where else key
+        if key not in table:
+            if rule.default is None:
+                raise ScenarioError(f"{source}: missing key {name} ({rule.allowed})")
+            out[key] = rule.default
+            continue
+        value = table[key]
+        kinds = rule.kind if isinstance(rule.kind, tuple) else (rule.kind,)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            allowed = " or ".join(k.__name__ for k in kinds)
+            raise ScenarioError(
+                f"{source}: {name} must be {allowed} ({rule.allowed}), got {value!r}"
+            )
+        if rule.check is not None and not rule.check(value):
+            raise ScenarioError(f"{source}: {name} = {value!r} is not allowed: {rule.allowed}")
+        out[key] = value
+    return out
+
+
+def load_scenario(path_or_text: str | Path) -> Scenario:
+    """Load a scenario: a shipped name (simulation/scenarios/NAME.toml), a .toml path or TOML
+    text; raise ScenarioError naming the file, the key and what is allowed on any misfit."""
+    text = str(path_or_text)
+    if "\n" in text or "=" in text:
+        source, stem = "<text>", "scenario"
+    else:
+        path = Path(text) if text.endswith(".toml") else SCENARIO_DIR / f"{text}.toml"
+        if not path.is_file():
+            shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+            raise ScenarioError(f"{path}: no such scenario (shipped: {shipped})")
+        source, stem, text = str(path), path.stem, path.read_text()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{source}: not TOML: {error}") from None
+    sections = ("board", "instruments", "fundamental", "recording", "population")
+    top = _fill(source, "", {k: v for k, v in raw.items() if k not in sections}, SPEC[""])
+    board = _fill(source, "board", raw.get("board", {}), SPEC["board"])
+    if board["preset"] not in board_presets():
+        raise ScenarioError(
+            f"{source}: board.preset = {board['preset']!r} is not allowed: "
+            f"{SPEC['board']['preset'].allowed}"
+        )
+    instruments = raw.get("instruments", [])
+    if not isinstance(instruments, list) or not instruments:
+        raise ScenarioError(f"{source}: instruments must list at least one [[instruments]] table")
+    listed = tuple(
+        _fill(source, f"instruments[{i}]", x, SPEC["instruments"])
+        for i, x in enumerate(instruments)
+    )
+    for i, x in enumerate(listed):
+        if x["class"] not in CLASSES:
+            raise ScenarioError(f"{source}: instruments[{i}].class = {x['class']!r} is not "
+                                f"allowed: {', '.join(CLASSES)}")  # fmt: skip
+    fundamental = _fill(source, "fundamental", raw.get("fundamental", {}), SPEC["fundamental"])
+    recording = _fill(source, "recording", raw.get("recording", {}), SPEC["recording"])
+    population = raw.get("population", [])
+    if not isinstance(population, list) or not population:
+        raise ScenarioError(f"{source}: population must list at least one [[population]] table "
+                            f"(kinds: {', '.join(POPULATION)})")  # fmt: skip
+    groups = []
+    for i, group in enumerate(population):
+        where = f"population[{i}]"
+        kind = group.get("kind") if isinstance(group, dict) else None
+        if kind not in POPULATION:
+            raise ScenarioError(f"{source}: {where}.kind = {kind!r} is not allowed: "
+                                f"{', '.join(POPULATION)}")  # fmt: skip
+        filled = _fill(source, where, group, {**COMMON, **POPULATION[kind]})
+        if filled["participant_kind"] not in KINDS:
+            raise ScenarioError(f"{source}: {where}.participant_kind is not allowed: "
+                                f"{', '.join(KINDS)}")  # fmt: skip
+        if kind == "momentum" and not (
+            filled["max_size"] >= filled["min_size"] and filled["long"] > filled["short"]
+        ):
+            raise ScenarioError(f"{source}: {where}: need max_size >= min_size, long > short")
+        groups.append(filled)
+    scenario = Scenario(
+        name=top["name"] or stem, source=source, description=top["description"],
+        seeds=top["seeds"], days=top["days"], start=datetime.date.fromisoformat(top["start"]),
+        calendar=top["calendar"], board=board["preset"], board_overrides=board["overrides"],
+        instruments=listed, fundamental=fundamental, recording=recording,
+        population=tuple(groups),
+    )  # fmt: skip
+    _check_board(scenario)
+    try:
+        calendar = TradingCalendar.load(scenario.calendar)
+        calendar.day_number(scenario.start)
+    except (ValueError, SchemaError) as error:
+        raise ScenarioError(f"{source}: start/calendar: {error}") from None
+    return scenario
+
+
+def write_board(scenario: Scenario, directory: Path) -> Path:
+    """Write the scenario's board (its preset extended with the overrides) as a board TOML."""
+    import tomli_w
+
+    path = directory / f"{scenario.board}.toml"
+    path.write_text(tomli_w.dumps(scenario.board_table()))
+    return path
+
+
+def _check_board(scenario: Scenario) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory:
+        try:
+            board = load_board(write_board(scenario, Path(directory)))
+        except (SchemaError, ValueError, TypeError) as error:
+            raise ScenarioError(f"{scenario.source}: board.overrides: {error}") from None
+    for i, x in enumerate(scenario.instruments):
+        if x["class"] not in board.classes:
+            lists = ", ".join(board.classes)
+            raise ScenarioError(
+                f"{scenario.source}: instruments[{i}].class = {x['class']!r}: "
+                f"board {scenario.board} lists {lists}"
+            )
