@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from exchange.rules.halts import Halt, Halts, VolatilityHalts
 from exchange.rules.order_entry import price_limits
 from exchange.rules.sessions import PhaseSpan, phase_at, timeline
 from exchange.venue import kernel as k
-from exchange.venue.journal import JournalReader, JournalWriter, TornTail
+from exchange.venue.journal import Durability, JournalReader, JournalWriter, TornTail
 from exchange.venue.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
 from exchange.venue.market_data import snapshot as book_snapshot
 from exchange.venue.state import PAYEES, VenueState
@@ -52,6 +53,7 @@ from matching_engine.commands import batch as command_batch
 from matching_engine.commands import clear, set_phase, uncross
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, TieBreak
 
+LOG = logging.getLogger(__name__)
 BAND_MULTIPLE = 20  # a book's band is [tick, 20 x the listing's previous close]
 AFTER_HOURS = "after_hours"  # the phase whose fixed-price orders trade at the close
 
@@ -82,14 +84,17 @@ class Exchange:
         participants: Sequence[Participant],
         calendar: str | Path = "cn",
         journal: str | Path | None = None,
-        fsync: bool = True,
+        fsync: bool | None = None,
         capacity: int = 1 << 14,
+        durability: Durability = "fsync",
     ) -> None:
         """Open the venue of a board (preset name or TOML file) with its instruments and members.
 
-        journal: a path to write every accepted call to (None: no journal); fsync: make each
-        record durable before the call returns. Raise MechanismNotAvailable for an instrument
-        whose class trades by an unregistered mechanism, ValueError for ids not 0..P-1.
+        journal: a path to write every accepted call to before it acts (None: no journal);
+        durability: what each call's record survives once the call returns (journal.py,
+        docs/exchange.md: "fsync", the default, "flush", "buffer"); fsync=False is the older
+        spelling of durability="flush". Raise MechanismNotAvailable for an instrument whose
+        class trades by an unregistered mechanism, ValueError for ids not 0..P-1.
         """
         if [p.id for p in participants] != list(range(len(participants))):
             raise ValueError("participant ids must be 0, 1, ..., n-1 in order")
@@ -154,7 +159,9 @@ class Exchange:
             "participants": [dataclasses.asdict(x) for x in self.participants],
             "capacity": capacity,
         }
-        self.journal = None if journal is None else JournalWriter(journal, fsync=fsync)
+        if fsync is not None:
+            durability = "fsync" if fsync else "flush"
+        self.journal = None if journal is None else JournalWriter(journal, durability)
         self.torn: TornTail | None = None
         if self.journal is not None and self.journal.next_seq == 1:
             self._record(self._genesis)
@@ -167,12 +174,23 @@ class Exchange:
             self.journal.flush()
 
     @classmethod
-    def replay(cls, path: str | Path) -> Exchange:
-        """Rebuild an Exchange from its journal; a torn tail is skipped and kept in `torn`."""
+    def replay(
+        cls, path: str | Path, resume: bool = False, durability: Durability = "fsync"
+    ) -> Exchange:
+        """Rebuild an Exchange from its journal, record by record.
+
+        A torn tail (a crash mid-write) is not read: it is logged as a warning and kept in
+        `torn`; resume=True cuts it and journals the Exchange's next calls to the same file,
+        continuing its sequence numbers. Corruption before the end raises JournalError naming
+        its byte offset, and nothing is rebuilt.
+        """
         reader = JournalReader(path)
         records = reader.records(allow_torn_tail=True)
-        if not records or records[0].payload.get("op") != "genesis":
+        first = records[0].payload if records else None
+        if not isinstance(first, dict) or first.get("op") != "genesis":
             raise ValueError(f"{path}: the journal does not start with a genesis record")
+        if reader.torn is not None:
+            LOG.warning("%s; replaying the %d whole records before it", reader.torn, len(records))
         g = records[0].payload
         exchange = cls(
             g["board"],
@@ -184,6 +202,8 @@ class Exchange:
         for record in records[1:]:
             exchange._apply(record.payload)
         exchange.torn = reader.torn
+        if resume:
+            exchange.journal = JournalWriter(path, durability, truncate_torn_tail=True)
         return exchange
 
     def _apply(self, op: dict[str, Any]) -> Any:

@@ -1,4 +1,5 @@
-"""Journal: round trip, sequence continuity, torn tails at every byte, corruption refused."""
+"""Journal: round trip, sequence continuity, durability, torn tails at every byte, corruption
+refused with its offset."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import numpy as np
 import pytest
 
 from exchange.venue.journal import (
+    DURABILITY,
+    HEADER,
     MAGIC,
     JournalError,
     JournalReader,
@@ -22,18 +25,18 @@ PAYLOADS = [
 ]
 
 
-def written(tmp_path, payloads=PAYLOADS, fsync=True):
+def written(tmp_path, payloads=PAYLOADS, durability="fsync"):
     path = tmp_path / "journal.tbj"
-    with JournalWriter(path, fsync=fsync) as writer:
+    with JournalWriter(path, durability) as writer:
         assert writer.write_batch(payloads[:2]) == 2
         for payload in payloads[2:]:
             writer.append(payload)
     return path
 
 
-@pytest.mark.parametrize("fsync", [True, False])
-def test_round_trip(tmp_path, fsync):
-    path = written(tmp_path, fsync=fsync)
+@pytest.mark.parametrize("durability", DURABILITY)
+def test_round_trip(tmp_path, durability):
+    path = written(tmp_path, durability=durability)
     records = JournalReader(path).records()
     assert [r.seq for r in records] == [1, 2, 3]
     assert [r.payload for r in records] == PAYLOADS
@@ -63,7 +66,7 @@ def test_a_torn_tail_is_reported_at_every_byte_of_the_last_record(tmp_path):
     path = written(tmp_path)
     data = path.read_bytes()
     last = JournalReader(path).records()[-1].offset
-    assert path.stat().st_size > last + 8
+    assert path.stat().st_size > last + HEADER.size
     for cut in range(last + 1, len(data)):
         path.write_bytes(data[:cut])
         reader = JournalReader(path)
@@ -77,24 +80,41 @@ def test_a_torn_tail_is_reported_at_every_byte_of_the_last_record(tmp_path):
     assert len(reader.records()) == 2 and reader.torn is None
 
 
-def test_a_bad_crc_in_the_last_record_is_a_torn_tail(tmp_path):
+def test_a_flipped_byte_anywhere_in_the_last_record_is_a_torn_tail(tmp_path):
     path = written(tmp_path)
-    data = bytearray(path.read_bytes())
+    data = path.read_bytes()
     last = JournalReader(path).records()[-1].offset
-    data[-1] ^= 0xFF
-    path.write_bytes(bytes(data))
-    reader = JournalReader(path)
-    assert len(reader.records(allow_torn_tail=True)) == 2
-    assert reader.torn.offset == last and "CRC32" in reader.torn.why
+    for at in range(last, len(data)):
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
+        reader = JournalReader(path)
+        assert len(reader.records(allow_torn_tail=True)) == 2, at
+        assert reader.torn.offset == last, at
+    assert "CRC32 mismatch in the record body" in reader.torn.why
 
 
-def test_a_bad_crc_before_the_end_is_corruption(tmp_path):
+def test_a_flipped_byte_anywhere_before_the_last_record_is_corruption_at_its_offset(tmp_path):
     path = written(tmp_path)
-    data = bytearray(path.read_bytes())
-    data[len(MAGIC) + 9] ^= 0xFF  # inside the first record's body
-    path.write_bytes(bytes(data))
-    with pytest.raises(JournalError, match="CRC32 mismatch at byte 4 before the end"):
-        JournalReader(path).records(allow_torn_tail=True)
+    data = path.read_bytes()
+    first, second, _ = (r.offset for r in JournalReader(path).records())
+    for at in range(first, second + HEADER.size):
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
+        damaged = first if at < second else second
+        with pytest.raises(JournalError, match=f"corrupt record at byte {damaged} ") as error:
+            JournalReader(path).records(allow_torn_tail=True)
+        assert "damaged before its end" in str(error.value), at
+        with pytest.raises(JournalError):
+            JournalWriter(path, truncate_torn_tail=True)  # never cut away good records
+
+
+def test_the_buffer_durability_writes_only_when_the_buffer_fills_or_at_close(tmp_path):
+    path = tmp_path / "j.tbj"
+    writer = JournalWriter(path, "buffer")
+    writer.write_batch([{"a": 1}])
+    assert path.stat().st_size == 0
+    writer.close()
+    assert [r.payload for r in JournalReader(path).records()] == [{"a": 1}]
+    with pytest.raises(ValueError, match="durability 'always' is not one of fsync, flush, buffer"):
+        JournalWriter(path, "always")
 
 
 def test_a_sequence_gap_is_refused(tmp_path):
@@ -111,6 +131,9 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path):
     path = tmp_path / "x.tbj"
     path.write_bytes(b"PK\x03\x04 zip")
     with pytest.raises(JournalError, match="not a journal"):
+        JournalReader(path).records()
+    path.write_bytes(b"TBJ\x01" + bytes(20))
+    with pytest.raises(JournalError, match="journal format 1, this version reads format 2"):
         JournalReader(path).records()
     path.write_bytes(MAGIC[:2])
     reader = JournalReader(path)
