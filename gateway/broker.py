@@ -224,6 +224,27 @@ def check_user_name(name: str) -> str:
     return name
 
 
+def new_credentials(
+    users: Mapping[str, str | None] | Iterable[str], reserved: str | None = None
+) -> dict[str, Credentials]:
+    """Return credentials for `users` (name -> password; None or a bare name: generated).
+
+    Raise ValueError for a name that cannot be a topic level, a name equal to `reserved` (the
+    gateway user's), or an empty password or one with a line break (one user a line in the file).
+    """
+    if not isinstance(users, Mapping):
+        users = dict.fromkeys(users)
+    credentials = {}
+    for name, password in users.items():
+        check_user_name(name)
+        if name == reserved:
+            raise ValueError(f"participant {name!r} has the gateway user's name")
+        if password is not None and (not password or "\n" in password or "\r" in password):
+            raise ValueError(f"the password of {name!r} is empty or has a line break")
+        credentials[name] = Credentials(name, password or secrets.token_urlsafe(18))
+    return credentials
+
+
 def _private_write(path: Path, text: str) -> None:
     """Write `text` to `path`, readable by its owner only (0600) from the first byte."""
     path.unlink(missing_ok=True)
@@ -273,33 +294,20 @@ def write_broker_files(
     `participants` maps names to passwords (None: generate one) or lists names; port 0 takes a
     free port on `host`. Returns the files with every user's credentials.
     """
-    if not isinstance(participants, Mapping):
-        participants = dict.fromkeys(participants)
-    check_user_name(gateway_user)
-    if gateway_user in participants:
-        raise ValueError(f"participant {gateway_user!r} has the gateway user's name")
-    for name in participants:
-        check_user_name(name)
     if not 0 <= port <= 65535:
         raise ValueError(f"port {port} is not 0-65535")
+    gateway = new_credentials({gateway_user: gateway_password})[gateway_user]
     directory = Path(directory)
     (directory / "data").mkdir(parents=True, exist_ok=True)
-
-    def generated(password: str | None) -> str:
-        return password if password else secrets.token_urlsafe(18)
-
     files = BrokerFiles(
         directory=directory,
         host=host,
         port=port or free_port(host),
-        gateway=Credentials(gateway_user, generated(gateway_password)),
-        participants={
-            name: Credentials(name, generated(password)) for name, password in participants.items()
-        },
+        gateway=gateway,
+        participants=new_credentials(participants, gateway_user),
     )
     write_password_file(files.password_file, [files.gateway, *files.participants.values()])
-    files.acl_file.write_text(acl_text(gateway_user))
-    files.acl_file.chmod(0o600)
+    _private_write(files.acl_file, acl_text(gateway_user))
     files.config.write_text(
         config_text(
             files, max_packet_bytes=max_packet_bytes, max_queued_messages=max_queued_messages
@@ -337,19 +345,14 @@ def read_credentials(path: str | Path) -> tuple[str | None, dict[str, str]]:
     return data.get("gateway", {}).get("password"), dict(data.get("participants", {}))
 
 
-def add_participants(files: BrokerFiles, participants: Mapping[str, str | None]) -> BrokerFiles:
+def add_participants(
+    files: BrokerFiles, participants: Mapping[str, str | None] | Iterable[str]
+) -> BrokerFiles:
     """Return `files` with more participants, password and credentials files rewritten.
 
     A running broker reads the new password file on SIGHUP (Broker.reload).
     """
-    for name in participants:
-        check_user_name(name)
-        if name == files.gateway.username:
-            raise ValueError(f"participant {name!r} has the gateway user's name")
-    added = {
-        name: Credentials(name, password or secrets.token_urlsafe(18))
-        for name, password in participants.items()
-    }
+    added = new_credentials(participants, files.gateway.username)
     files = BrokerFiles(
         files.directory, files.host, files.port, files.gateway, {**files.participants, **added}
     )
@@ -447,12 +450,11 @@ class Broker:
 
     def add_participants(self, participants: Mapping[str, str | None] | Iterable[str]) -> None:
         """Add participants (passwords None: generated) and make a running broker read them."""
-        if not isinstance(participants, Mapping):
-            participants = dict.fromkeys(participants)
+        names = list(participants)
         self.files = add_participants(self.files, participants)
-        if self.running:
+        if self.running and names:
             self.reload()
-            self._wait_accepted(self.user(next(iter(participants))))
+            self._wait_accepted(self.user(names[-1]))
 
     def _wait_accepted(self, credentials: Credentials, timeout: float = 5.0) -> None:
         """Return once the broker accepts `credentials` (after a reload), else BrokerError."""

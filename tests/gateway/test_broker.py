@@ -106,9 +106,11 @@ def test_a_port_in_use_is_a_clear_error(broker, tmp_path):
         (["%u"], "is not 1-64 letters"),
         ([""], "is not 1-64 letters"),
         (["gateway"], "has the gateway user's name"),
+        ({"alice": "pass\nbob:x"}, "is empty or has a line break"),
+        ({"alice": ""}, "is empty or has a line break"),
     ],
 )
-def test_bad_user_names_are_refused(tmp_path, names, message):
+def test_bad_users_are_refused(tmp_path, names, message):
     with pytest.raises(ValueError, match=message):
         write_broker_files(tmp_path, names)
 

@@ -175,3 +175,34 @@ def test_the_last_will_shows_offline_when_the_gateway_is_killed(own_broker, tmp_
         if state == "offline":
             break
     assert state == "offline"
+
+
+def test_orders_on_another_participants_topic_are_refused_and_nothing_trades(broker, gateway):
+    async def scenario():
+        async with client(broker, "alice") as alice, client(broker, "bob") as bob:
+            await bob.place("acl-b1", "AAA", "sell", 200, price=PRICE + 9000)
+            assert (await bob.next_report())["type"] == "ack"
+            forged = encode({"type": "new", "id": "acl-a1", "symbol": "AAA", "side": "buy",
+                             "qty": 200, "price": PRICE + 9000})  # fmt: skip
+            await alice.mqtt.publish(ORDERS_TOPIC.format(participant="bob"), forged, qos=1)
+            await alice.mqtt.publish(ORDERS_TOPIC.format(participant="mm2"), forged, qos=1)
+            with pytest.raises(TimeoutError):
+                await bob.next_report(1.0)  # no fill, no self-trade refusal: nothing arrived
+            await alice.watch("AAA")
+            snapshot = await until(alice, lambda r: r["type"] == "snapshot")
+            assert [PRICE + 9000, 200, 1] in snapshot[-1]["asks"]
+
+    asyncio.run(scenario())
+
+
+def test_a_participant_cannot_read_another_participants_reports(broker, gateway):
+    async def scenario():
+        async with client(broker, "alice") as alice, client(broker, "bob") as bob:
+            await alice.mqtt.subscribe("techboard/v1/participants/bob/reports", qos=1)
+            await alice.mqtt.subscribe("techboard/v1/participants/+/reports", qos=1)
+            await bob.place("spy-b1", "AAA", "buy", 200, price=PRICE - 8000)
+            assert (await bob.next_report())["id"] == "spy-b1"
+            with pytest.raises(TimeoutError):
+                await alice.next_report(1.0)
+
+    asyncio.run(scenario())
