@@ -1108,8 +1108,12 @@ class NumbaEngine:
 
     def depth(self, book: int, side: Side, levels: int) -> list[Level]:
         """Return up to `levels` non-empty levels of one side, best first."""
-        rows = _levels(self._bk, self._lv, self._bits, book, int(side), levels)
-        return [Level(*map(int, row)) for row in rows]
+        return [Level(*map(int, row)) for row in self.level_rows(book, side, levels)]
+
+    def level_rows(self, book: int, side: Side, levels: int) -> np.ndarray:
+        """Return up to `levels` non-empty levels of one side, best first, as int64 rows of
+        (price, quantity, orders): `depth` without Python objects, for simulators."""
+        return _levels(self._bk, self._lv, self._bits, book, int(side), levels)
 
     def orders(self, book: int, side: Side) -> list[RestingOrder]:
         """Return the resting orders of one side in priority order."""

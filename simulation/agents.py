@@ -31,10 +31,16 @@ SIZE_LOTS = np.arange(100, 1001, 100)
 SIZE_WEIGHTS = np.array([0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
 
 
+SIZE_CDF = np.cumsum(SIZE_WEIGHTS / SIZE_WEIGHTS.sum())
+SIZE_CDF /= SIZE_CDF[-1]
+TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+
+
 def order_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
     """Draw n order sizes (shares >= 1) from ABIDES' mixture."""
     lognormal = rng.random(n) < 0.2
-    lots = rng.choice(SIZE_LOTS, n, p=SIZE_WEIGHTS / SIZE_WEIGHTS.sum())
+    lots = SIZE_LOTS[SIZE_CDF.searchsorted(rng.random(n), side="right")]  # rng.choice(p=...)
     sizes = np.where(lognormal, np.rint(rng.lognormal(2.9, 1.2, n)), lots)
     return np.maximum(sizes, 1).astype(np.int64)
 
@@ -85,7 +91,7 @@ class Population(Agent):
         members, buy, price, size = members[keep], buy[keep], price[keep], size[keep]
         rows = commands(len(members))
         rows["participant"] = members + self.base
-        rows["side"] = np.where(buy, Side.BUY, Side.SELL)
+        rows["side"] = np.where(buy, BUY, SELL)
         rows["price"] = price
         rows["quantity"] = size
         rows["client_order_id"] = self._ids(members)
@@ -194,7 +200,7 @@ class ValueTraders(Population):
         price = np.maximum(tick, np.rint(price / tick) * tick).astype(np.int64)
         rows = commands(len(members))
         rows["participant"] = members + self.base
-        rows["side"] = np.where(buy, Side.BUY, Side.SELL)
+        rows["side"] = np.where(buy, BUY, SELL)
         rows["price"] = price
         rows["quantity"] = order_sizes(self.rng, len(members))
         rows["client_order_id"] = ids = self._ids(members)
@@ -212,11 +218,9 @@ class ValueTraders(Population):
             m = owner - self.base
             inside = (m >= 0) & (m < self.n)
             if contra:  # contra fields are set on trades only
-                inside &= events["kind"] == EventKind.TRADE
-            done = inside & (
-                (events["kind"] != EventKind.ACCEPTED) & (events["kind"] != EventKind.REPLACED)
-            )
-            done &= (leaves == 0) | (events["kind"] != EventKind.TRADE)
+                inside &= events["kind"] == TRADE
+            done = inside & ((events["kind"] != ACCEPTED) & (events["kind"] != REPLACED))
+            done &= (leaves == 0) | (events["kind"] != TRADE)
             mm = m[done]
             hit = self.live[mm] == cid[done]
             self.live[mm[hit]] = 0
@@ -327,8 +331,8 @@ class MarketMakers(Population):
             asks = (centre + half + levels * step) * tick
             rows = commands(2 * p["levels"])
             rows["participant"] = m + self.base
-            rows["side"][: p["levels"]] = Side.BUY
-            rows["side"][p["levels"] :] = Side.SELL
+            rows["side"][: p["levels"]] = BUY
+            rows["side"][p["levels"] :] = SELL
             rows["price"] = np.concatenate([bids, asks])
             rows["quantity"] = size
             rows = rows[rows["price"] > 0]
@@ -340,12 +344,12 @@ class MarketMakers(Population):
 
     def on_events(self, events: np.ndarray) -> None:
         """Follow fills (inventory) and orders that are done."""
-        trade = events["kind"] == EventKind.TRADE
+        trade = events["kind"] == TRADE
         for contra, owner, cid, leaves, side_buy in (
             (False, events["owner"], events["client_order_id"], events["leaves"],
-             events["side"] == Side.BUY),
+             events["side"] == BUY),
             (True, events["contra_owner"], events["contra_client_order_id"],
-             events["contra_leaves"], events["side"] == Side.SELL),
+             events["contra_leaves"], events["side"] == SELL),
         ):  # fmt: skip
             m = owner - self.base
             inside = (m >= 0) & (m < self.n)
@@ -359,7 +363,7 @@ class MarketMakers(Population):
                 np.where(side_buy[fills], events["quantity"][fills], -events["quantity"][fills]),
             )  # fmt: skip
             kind = events["kind"]
-            done = inside & (kind != EventKind.ACCEPTED) & (kind != EventKind.REPLACED)
+            done = inside & (kind != ACCEPTED) & (kind != REPLACED)
             done &= (leaves == 0) | ~trade
             for mm, c in zip(m[done].tolist(), cid[done].tolist(), strict=True):
                 self.live[mm].discard(c)

@@ -61,43 +61,38 @@ class View:
         """Return the instrument's level 1, last trade, volume and phase."""
         top = self._tops.get(instrument)
         if top is None:
-            snap = self.exchange.book(instrument, 1)
+            bids, asks = self.exchange.levels(instrument, 1)
             stats = self.exchange.day_stats(instrument)
-            bid = snap.bids[0] if snap.bids else None
-            ask = snap.asks[0] if snap.asks else None
-            top = Top(
-                bid.price if bid else 0, bid.quantity if bid else 0,
-                ask.price if ask else 0, ask.quantity if ask else 0,
-                stats.last, stats.volume, int(self.phase),
-            )  # fmt: skip
+            bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
+            ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
+            top = Top(bid, bid_qty, ask, ask_qty, stats.last, stats.volume, int(self.phase))
             self._tops[instrument] = top
         return top
 
     def levels(self, instrument: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Return up to `depth` bid and ask levels, best first."""
-        snap = self.exchange.book(instrument, depth)
-        return tuple(  # type: ignore[return-value]
-            np.array([(x.price, x.quantity) for x in side], LEVEL_DTYPE)
-            for side in (snap.bids, snap.asks)
-        )
+        out = []
+        for rows in self.exchange.levels(instrument, depth):
+            side = np.empty(len(rows), LEVEL_DTYPE)
+            side["price"], side["quantity"] = rows[:, 0], rows[:, 1]
+            out.append(side)
+        return out[0], out[1]
 
 
-def _depth(view: View, instrument: int) -> tuple[int, ...]:
+def _depth(exchange: Exchange, instrument: int) -> tuple[int, ...]:
     """Return bid, bid qty, ask, ask qty and the shares within 1% and 2% of the mid."""
-    bids, asks = view.levels(instrument, DEPTH_LEVELS)
-    bid = int(bids["price"][0]) if len(bids) else 0
-    ask = int(asks["price"][0]) if len(asks) else 0
+    bids, asks = exchange.levels(instrument, DEPTH_LEVELS)
+    bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
+    ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
     if not (bid and ask):
-        return (bid, int(bids["quantity"][0]) if bid else 0, ask,
-                int(asks["quantity"][0]) if ask else 0, 0, 0, 0, 0)  # fmt: skip
+        return bid, bid_qty, ask, ask_qty, 0, 0, 0, 0
     mid2 = bid + ask  # twice the mid: within x% of the mid <=> |2p - mid2| <= x% of mid2
     depth = []
     for pct in (1, 2):
         band = mid2 * pct / 100
-        depth.append(int(bids["quantity"][mid2 - 2 * bids["price"] <= band].sum()))
-        depth.append(int(asks["quantity"][2 * asks["price"] - mid2 <= band].sum()))
-    return (bid, int(bids["quantity"][0]), ask, int(asks["quantity"][0]),
-            depth[0], depth[1], depth[2], depth[3])  # fmt: skip
+        depth.append(int(bids[mid2 - 2 * bids[:, 0] <= band, 1].sum()))
+        depth.append(int(asks[2 * asks[:, 0] - mid2 <= band, 1].sum()))
+    return (bid, bid_qty, ask, ask_qty, *depth)
 
 
 def build_agents(scenario: Scenario, seed: int, fundamentals: list[Fundamental]) -> list[Agent]:
@@ -171,6 +166,7 @@ def simulate(
     agents = build_agents(scenario, seed, fundamentals)
     for agent in agents:
         agent.start(infos)
+    agent_of = np.repeat(np.arange(len(agents)), [len(a.participants) for a in agents])
     window = min(a.latency_ns for a in agents)
     quote_step = round(scenario.recording["quote_interval_s"] * NS_PER_SECOND)
     fund_step = round(scenario.fundamental["sample_s"] * NS_PER_SECOND)
@@ -209,12 +205,12 @@ def simulate(
             tables["fundamental"].append(rows)
         for agent in agents:
             agent.start_day(session)
-        _run_day(exchange, agents, view, spans, window, quote_step, number, class_of, tables,
-                 counts)  # fmt: skip
+        _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number, class_of,
+                 tables, counts)  # fmt: skip
         statements = exchange.end_of_day()
         events = exchange.last_events
         if len(events):
-            _route(agents, events)
+            _route(agents, agent_of, events)
             _trades(events, number, class_of, 0, tables, counts)
         for agent in agents:
             agent.end_day()
@@ -245,28 +241,41 @@ def simulate(
               "quotes": QUOTE_RECORD_DTYPE, "fundamental": FUNDAMENTAL_RECORD_DTYPE,
               "daily": DAILY_RECORD_DTYPE, "accounts": ACCOUNT_RECORD_DTYPE,
               "obligations": OBLIGATION_RECORD_DTYPE}  # fmt: skip
-    out = {k: np.concatenate(v) if v else np.zeros(0, dtypes[k]) for k, v in tables.items()}
+    out = {k: _joined(v, dtypes[k]) for k, v in tables.items()}
     return RunRecords(
         scenario=scenario.name, seed=seed, symbols=tuple(x.symbol for x in listings),
         classes=classes, fees_by_payee=dict(exchange.fees_collected()), counts=counts, **out,
     )  # fmt: skip
 
 
-def _route(agents: list[Agent], events: np.ndarray) -> None:
-    """Hand each agent the events of its participants (as owner or as a trade's contra)."""
-    for agent in agents:
-        lo, hi = int(agent.participants[0]), int(agent.participants[-1])
-        own = (events["owner"] >= lo) & (events["owner"] <= hi)
-        trade = events["kind"] == EventKind.TRADE
-        own |= trade & (events["contra_owner"] >= lo) & (events["contra_owner"] <= hi)
-        if own.any():
-            agent.on_events(events[own])
+TRADE, REJECTED = int(EventKind.TRADE), int(EventKind.REJECTED)
+NEW, CANCEL, REPLACE = int(OrderCommand.NEW), int(OrderCommand.CANCEL), int(OrderCommand.REPLACE)
+ORDER_FIELDS = ("timestamp", "participant", "instrument", "kind", "side", "order_type", "tif",
+                "price", "quantity")  # fmt: skip
+
+
+def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """Return the rows of many small arrays of one dtype as one array (np.concatenate would
+    promote the structured dtype once per part)."""
+    return np.frombuffer(b"".join(p.tobytes() for p in parts), dtype).copy()
+
+
+def _route(agents: list[Agent], agent_of: np.ndarray, events: np.ndarray) -> set[int]:
+    """Hand each agent the events of its participants (as owner or as a trade's contra);
+    return the indices of the agents that got some."""
+    owner = agent_of[events["owner"]]
+    trade = events["kind"] == TRADE
+    contra = np.where(trade, agent_of[events["contra_owner"]], -1)
+    touched = (set(owner.tolist()) | set(contra.tolist())) - {-1}
+    for i in touched:
+        agents[i].on_events(events[(owner == i) | (contra == i)])
+    return touched
 
 
 def _trades(events, number, class_of, mid, tables, counts) -> None:
     """Record the TRADE events of one call with the mid before the batch."""
-    t = events[events["kind"] == EventKind.TRADE]
     counts["events"] += len(events)
+    t = events[events["kind"] == TRADE]
     if not len(t):
         return
     buy = t["side"] == Side.BUY
@@ -285,49 +294,64 @@ def _trades(events, number, class_of, mid, tables, counts) -> None:
     counts["shares"] += int(t["quantity"].sum())
 
 
-def _run_day(exchange, agents, view, spans, window, quote_step, number, class_of, tables,
-             counts) -> None:  # fmt: skip
-    """Run one day's windows up to the last span's end."""
+def _quotes(exchange: Exchange, grid: np.ndarray, number: int, phase: int) -> list[np.ndarray]:
+    """Return the quote records of every instrument at the grid times (the book is unchanged
+    since the last batch, so one read serves every grid point)."""
+    out = []
+    for i in range(len(exchange.listings)):
+        rows = np.zeros(len(grid), QUOTE_RECORD_DTYPE)
+        rows["timestamp"], rows["day"], rows["instrument"] = grid, number, i
+        (rows["bid"], rows["bid_quantity"], rows["ask"], rows["ask_quantity"],
+         rows["bid_depth_1pct"], rows["ask_depth_1pct"], rows["bid_depth_2pct"],
+         rows["ask_depth_2pct"]) = _depth(exchange, i)  # fmt: skip
+        rows["phase"] = phase
+        out.append(rows)
+    return out
+
+
+def _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number, class_of,
+             tables, counts) -> None:  # fmt: skip
+    """Run one day's windows up to the last span's end.
+
+    An agent's next_wake() changes only in start_day, wake and on_events, so it is read again
+    only after those.
+    """
     end = spans[-1].end
     pending: list[np.ndarray] = []
+    arrival = NEVER  # the earliest pending command's arrival
     next_quote = spans[0].start
     span_i = 0
-    n_ins = len(exchange.listings)
     view.refresh(spans[0].core_phase)
+    wakes = [a.next_wake() for a in agents]
     while True:
-        wake = min(a.next_wake() for a in agents)
-        arrival = min((int(p["timestamp"][0]) for p in pending), default=NEVER)
-        now = min(wake, arrival, next_quote)
+        now = min(min(wakes), arrival, next_quote)
         if now >= end:
             break
         while spans[span_i].end <= now:
             span_i += 1
         if now >= next_quote:  # the book is as it was at every grid point up to now
             grid = np.arange(next_quote, now + 1, quote_step, dtype=np.int64)
-            for i in range(n_ins):
-                rows = np.zeros(len(grid), QUOTE_RECORD_DTYPE)
-                rows["timestamp"], rows["day"], rows["instrument"] = grid, number, i
-                (rows["bid"], rows["bid_quantity"], rows["ask"], rows["ask_quantity"],
-                 rows["bid_depth_1pct"], rows["ask_depth_1pct"], rows["bid_depth_2pct"],
-                 rows["ask_depth_2pct"]) = _depth(view, i)  # fmt: skip
-                rows["phase"] = spans[span_i].core_phase
-                tables["quotes"].append(rows)
+            tables["quotes"].extend(_quotes(exchange, grid, number, spans[span_i].core_phase))
             next_quote = int(grid[-1]) + quote_step
         limit = now + window
-        for agent in agents:
-            while agent.next_wake() < limit:
-                t = agent.next_wake()
+        for i, agent in enumerate(agents):
+            while wakes[i] < limit:
+                t = wakes[i]
                 rows = agent.wake(t, view)
+                wakes[i] = agent.next_wake()
                 counts["wakes"] += 1
                 if len(rows):
                     rows["timestamp"] = t + agent.latency_ns
                     pending.append(rows)
-        due = [p for p in pending if p["timestamp"][0] < limit]
-        if not due:
+                    arrival = min(arrival, t + agent.latency_ns)
+        if arrival >= limit:
             continue
+        due = [p for p in pending if p["timestamp"][0] < limit]
         pending = [p for p in pending if p["timestamp"][0] >= limit]
-        batch = np.concatenate(due)
-        batch = batch[np.argsort(batch["timestamp"], kind="stable")]
+        arrival = min((int(p["timestamp"][0]) for p in pending), default=NEVER)
+        batch = due[0] if len(due) == 1 else np.concatenate(due)
+        if len(due) > 1:
+            batch = batch[np.argsort(batch["timestamp"], kind="stable")]
         batch = batch[batch["timestamp"] < end]
         if not len(batch):
             continue
@@ -336,20 +360,20 @@ def _run_day(exchange, agents, view, spans, window, quote_step, number, class_of
         events = exchange.submit(batch, reuse=True)
         counts["batches"] += 1
         kind = batch["kind"]
-        counts["orders"] += int((kind == OrderCommand.NEW).sum())
-        counts["cancels"] += int((kind == OrderCommand.CANCEL).sum())
-        counts["replaces"] += int((kind == OrderCommand.REPLACE).sum())
+        counts["orders"] += int(np.count_nonzero(kind == NEW))
+        counts["cancels"] += int(np.count_nonzero(kind == CANCEL))
+        counts["replaces"] += int(np.count_nonzero(kind == REPLACE))
         rec = np.zeros(len(batch), ORDER_RECORD_DTYPE)
-        for name in ("timestamp", "participant", "instrument", "kind", "side", "order_type",
-                     "tif", "price", "quantity"):  # fmt: skip
+        for name in ORDER_FIELDS:
             rec[name] = batch[name]
         rec["agent_class"] = class_of[batch["participant"]]
-        rejected = events[(events["kind"] == EventKind.REJECTED) & (events["command"] >= 0)]
+        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
         rec["reason"][rejected["command"]] = rejected["reason"]
         counts["rejects"] += len(rejected)
         tables["orders"].append(rec)
         _trades(events, number, class_of, mid, tables, counts)
-        _route(agents, events)
+        for i in _route(agents, agent_of, events):
+            wakes[i] = agents[i].next_wake()
         while spans[span_i].end <= int(batch["timestamp"][-1]) and span_i + 1 < len(spans):
             span_i += 1
         view.refresh(spans[span_i].core_phase)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from exchange.rules.halts import Halt, Halts, VolatilityHalts
 from exchange.rules.order_entry import price_limits
 from exchange.rules.sessions import PhaseSpan, phase_at, timeline
 from exchange.venue import kernel as k
-from exchange.venue.journal import Durability, JournalReader, JournalWriter, TornTail
+from exchange.venue.journal import Durability, JournalReader, JournalWriter, Record, TornTail
 from exchange.venue.market_data import DayStats, Snapshot, closing_price, day_stats, minute_bars
 from exchange.venue.market_data import snapshot as book_snapshot
 from exchange.venue.state import PAYEES, VenueState
@@ -51,7 +51,7 @@ from matching_engine.api import BookSpec
 from matching_engine.book import NumbaEngine
 from matching_engine.commands import batch as command_batch
 from matching_engine.commands import clear, set_phase, uncross
-from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, TieBreak
+from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak
 
 LOG = logging.getLogger(__name__)
 BAND_MULTIPLE = 20  # a book's band is [tick, 20 x the listing's previous close]
@@ -175,14 +175,20 @@ class Exchange:
 
     @classmethod
     def replay(
-        cls, path: str | Path, resume: bool = False, durability: Durability = "fsync"
+        cls,
+        path: str | Path,
+        resume: bool = False,
+        durability: Durability = "fsync",
+        observe: Callable[[Exchange, Record], None] | None = None,
     ) -> Exchange:
         """Rebuild an Exchange from its journal, record by record.
 
         A torn tail (a crash mid-write) is not read: it is logged as a warning and kept in
         `torn`; resume=True cuts it and journals the Exchange's next calls to the same file,
         continuing its sequence numbers. Corruption before the end raises JournalError naming
-        its byte offset, and nothing is rebuilt.
+        its byte offset, and nothing is rebuilt. observe(exchange, record) is called after each
+        record after the genesis is applied (its events are in last_events), so the caller can
+        rebuild what it keeps beside the venue.
         """
         reader = JournalReader(path)
         records = reader.records(allow_torn_tail=True)
@@ -201,6 +207,8 @@ class Exchange:
         )
         for record in records[1:]:
             exchange._apply(record.payload)
+            if observe is not None:
+                observe(exchange, record)
         exchange.torn = reader.torn
         if resume:
             exchange.journal = JournalWriter(path, durability, truncate_torn_tail=True)
@@ -514,13 +522,15 @@ class Exchange:
 
     # order entry --------------------------------------------------------------------------
 
-    def submit(self, batch: np.ndarray, reuse: bool = False) -> np.ndarray:
+    def submit(self, batch: np.ndarray, reuse: bool = False, note: Any = None) -> np.ndarray:
         """Journal a batch of venue commands, process it in order and return its events.
 
         Timestamps must not decrease and not precede the session clock (ValueError, nothing
         recorded). The fee items and market data of the call are in last_fees and
         last_market_data. reuse=True returns views of buffers the Exchange overwrites on its
-        next call (no copy; the fast path), otherwise arrays the caller owns.
+        next call (no copy; the fast path), otherwise arrays the caller owns. note: anything
+        msgpack can write, journaled with the batch for the caller's own replay (the gateway
+        keeps its client order id strings there); the venue never reads it.
         """
         if batch.dtype != ORDER_DTYPE:
             raise TypeError(f"batch has dtype {batch.dtype}, expected exchange.dtypes.ORDER_DTYPE")
@@ -528,7 +538,10 @@ class Exchange:
         self._check_clock(int(times[0]) if len(batch) else self.clock)
         if np.any(times[1:] < times[:-1]):
             raise ValueError("timestamps must not decrease within a batch")
-        self._record({"op": "submit", "rows": batch.tobytes()})
+        record: dict[str, Any] = {"op": "submit", "rows": batch.tobytes()}
+        if note is not None:
+            record["note"] = note
+        self._record(record)
         return self._submit(batch, reuse)
 
     def reserve(self, commands: int) -> None:
@@ -741,6 +754,14 @@ class Exchange:
     def book(self, instrument: int, levels: int = 5) -> Snapshot:
         """Return the level-2 snapshot of an instrument (levels=1: level 1)."""
         return book_snapshot(self.engine, self.state.ins, instrument, levels)
+
+    def levels(self, instrument: int, levels: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return up to `levels` bid and ask levels of an instrument, best first, as int64 rows
+        of (price, quantity, orders): `book` without Python objects, for simulators."""
+        return (
+            self.engine.level_rows(instrument, Side.BUY, levels),
+            self.engine.level_rows(instrument, Side.SELL, levels),
+        )
 
     def day_stats(self, instrument: int) -> DayStats:
         """Return the day's open, high, low, last, volume, turnover and trades of an instrument."""
