@@ -26,6 +26,7 @@ from gateway.protocol import (
     BOOK_TOPIC,
     MAX_BATCH,
     ORDERS_TOPIC,
+    REFERENCE_TOPIC,
     REPORTS_TOPIC,
     TRADES_TOPIC,
     encode,
@@ -125,11 +126,14 @@ class GatewayClient:
         self.trades: asyncio.Queue[dict[str, Any]] = asyncio.Queue(queue)
         self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue(queue)
         self._reader: asyncio.Task[None] | None = None
+        self._reference: asyncio.Future[dict[str, Any]] | None = None
 
     async def __aenter__(self) -> GatewayClient:
-        """Connect, subscribe to the reports topic and start reading."""
+        """Connect, subscribe to the reports and reference data topics and start reading."""
         await self.mqtt.__aenter__()
+        self._reference = asyncio.get_running_loop().create_future()
         await self.mqtt.subscribe(self.reports_topic, qos=1)
+        await self.mqtt.subscribe(REFERENCE_TOPIC, qos=1)
         self._reader = asyncio.get_running_loop().create_task(self._read())
         return self
 
@@ -161,6 +165,17 @@ class GatewayClient:
             elif kind == "trade":
                 for trade in body["trades"]:
                     await self.trades.put({"symbol": body["symbol"], "trade": trade})
+            elif kind == "reference" and self._reference is not None:
+                if self._reference.done():
+                    self._reference = asyncio.get_running_loop().create_future()
+                self._reference.set_result(body)
+
+    async def instruments(self, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
+        """Return the reference data by symbol (tick, lot, previous_close, class, index)."""
+        if self._reference is None:
+            raise RuntimeError("connect first: async with GatewayClient(...)")
+        body = await asyncio.wait_for(asyncio.shield(self._reference), timeout)
+        return {x["symbol"]: x for x in body["instruments"]}
 
     async def watch(self, symbol: str) -> LocalBook:
         """Subscribe to a symbol's book and trades and ask for a snapshot; return its book."""
@@ -203,6 +218,13 @@ class GatewayClient:
         """Yield report items (ack, reject, fill, cancelled, snapshot) as they arrive."""
         while True:
             yield await self._reports.get()
+
+    def arrived_reports(self) -> list[dict[str, Any]]:
+        """Return the report items that have arrived, without waiting."""
+        items = []
+        while not self._reports.empty():
+            items.append(self._reports.get_nowait())
+        return items
 
     async def next_report(self, timeout: float = 5.0) -> dict[str, Any]:
         """Return the next report item; raise TimeoutError after timeout seconds."""

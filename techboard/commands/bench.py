@@ -533,3 +533,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     venue.add_argument("--json", action="store_true", help="print a JSON list of results")
     venue.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     venue.set_defaults(func=bench_exchange)
+    from techboard.commands.bench_gateway import add_target  # the gateway target (own module)
+
+    add_target(targets)
