@@ -34,6 +34,8 @@ class InstrumentInfo:
     tick: int  # price units
     lot: int  # minimum order size, shares
     previous_close: int  # price units
+    round_trip_fee: int = 0  # an investor's fees to buy and sell 1,000 shares at the previous
+    # close, taking liquidity both ways, in parts per 10^8 of the notional (0: not known)
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,20 @@ class Session:
     spans: tuple[Span, ...]
 
     @property
+    def limit_spans(self) -> tuple[Span, ...]:
+        """Return the spans that take limit orders (or intents, their form under negotiated
+        transfer), in time order."""
+        return tuple(s for s in self.spans if {"limit", "intent"} & set(s.orders))
+
+    @property
     def open(self) -> int:
-        """Return the start of the first span that takes orders (ns UTC)."""
-        return next((s.start for s in self.spans if s.orders), self.spans[0].start)
+        """Return the start of the first of the limit spans (ns UTC)."""
+        return next((s.start for s in self.limit_spans), self.spans[0].start)
 
     @property
     def close(self) -> int:
-        """Return the end of the last span that takes orders (ns UTC)."""
-        return max((s.end for s in self.spans if s.orders), default=self.spans[-1].end)
+        """Return the end of the last of the limit spans (ns UTC)."""
+        return max((s.end for s in self.limit_spans), default=self.spans[-1].end)
 
 
 class Top(NamedTuple):

@@ -6,7 +6,9 @@ and defaults are in simulation.scenario.POPULATION and docs/scenarios.md.
   (ABIDES NoiseAgent), sizes from ABIDES' order-size mixture.
 - ValueTraders: Poisson wakes; each cancels its order, observes the fundamental with noise,
   updates a Bayesian estimate of its mean-reverting value and bids (offers) when the estimate is
-  above (below) the mid, at the touch or up to depth_spread spreads inside (ABIDES ValueAgent).
+  above (below) the mid, at the touch or up to depth_spread spreads inside (ABIDES ValueAgent);
+  with min_edge_costs > 0 only when the gap to the mid (the last price without a book) exceeds
+  that many round-trip fee rates, so fees change how much they trade.
 - MomentumTraders: Poisson wakes; buy at the ask when the short moving average of the mids they
   saw is above the long one, else sell at the bid (ABIDES MomentumAgent).
 - MarketMakers: Poisson wakes; cancel the ladder and quote `levels` levels a side around the mid,
@@ -79,6 +81,30 @@ class Population(Agent):
     def _due(self, now: int) -> np.ndarray:
         return np.flatnonzero(self.wakes <= now)
 
+    def _defer(self, times: np.ndarray) -> np.ndarray:
+        """Return wake times moved out of the day's breaks: a time in a span that takes no
+        orders (a lunch break) moves to the start of the next one that does; NEVER after the
+        last."""
+        spans = self.session.limit_spans
+        starts = np.array([s.start for s in spans] + [NEVER], np.int64)
+        ends = np.array([s.end for s in spans], np.int64)
+        return np.maximum(times, starts[np.searchsorted(ends, times, side="right")])
+
+    def _first_wakes(self, mean_ns: float) -> np.ndarray:
+        """Return every member's first wake: the open plus a Poisson wait, out of breaks."""
+        return self._defer(self.session.open + exponential_ns(self.rng, mean_ns, self.n))
+
+    def _reschedule(self, members: np.ndarray, now: int, mean_ns: float) -> None:
+        """Set the members' next wakes a Poisson wait after now, out of breaks; none after the
+        close."""
+        self.wakes[members] = self._defer(now + exponential_ns(self.rng, mean_ns, len(members)))
+        self.wakes[self.wakes >= self.session.close] = NEVER
+
+    def _lots(self, sizes: np.ndarray) -> np.ndarray:
+        """Return order sizes rounded down to whole lots of the instrument, at least one lot."""
+        lot = self.instruments[0].lot
+        return np.maximum(lot, sizes // lot * lot)
+
     def _ids(self, members: np.ndarray) -> np.ndarray:
         ids = self.next_id[members].copy()
         self.next_id[members] += 1
@@ -124,14 +150,15 @@ class NoiseTraders(Population):
 
         lo, hi = local(self.params["from"]), local(self.params["until"])
         times = self.rng.integers(lo, max(lo + 1, hi), self.n)
-        self.wakes = np.maximum(times, session.open)
+        self.wakes = self._defer(np.maximum(times, session.open))
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Place one marketable limit order per member due."""
         members = self._due(now)
         self.wakes[members] = NEVER
         buy = self.rng.random(len(members)) < 0.5
-        return self._touch_orders(members, buy, market.top(0), order_sizes(self.rng, len(members)))
+        size = self._lots(order_sizes(self.rng, len(members)))
+        return self._touch_orders(members, buy, market.top(0), size)
 
 
 class ValueTraders(Population):
@@ -156,14 +183,13 @@ class ValueTraders(Population):
             self.r_t[:] = f.r_bar
             self.prev[:] = session.open
         mean = 1.0 / self.params["lambda_a"]
-        self.wakes = session.open + exponential_ns(self.rng, mean, self.n)
+        self.wakes = self._first_wakes(mean)
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Cancel, re-estimate, and post one limit order per member due."""
         members = self._due(now)
         p, f = self.params, self.fundamentals[0]
-        self.wakes[members] = now + exponential_ns(self.rng, 1.0 / p["lambda_a"], len(members))
-        self.wakes[self.wakes >= self.session.close] = NEVER
+        self._reschedule(members, now, 1.0 / p["lambda_a"])
         live = members[self.live[members] > 0]
         out = [self._cancels(live, self.live[live])]
         self.live[live] = 0
@@ -185,9 +211,10 @@ class ValueTraders(Population):
         left = np.exp(float(max(0, self.session.close - now)) * log_keep)
         r_T = (1 - left) * f.r_bar + left * self.r_t[members]
         top = market.top(0)
-        tick = self.instruments[0].tick
+        info = self.instruments[0]
+        tick = info.tick
         if top.bid and top.ask:
-            mid, spread = (top.bid + top.ask) / 2, top.ask - top.bid
+            mid, spread = (top.bid + top.ask) / 2, max(tick, top.ask - top.bid)  # crossed in calls
             aggressive = self.rng.random(len(members)) < p["percent_aggr"]
             adjust = np.where(
                 aggressive, 0.0, self.rng.uniform(0, p["depth_spread"] * spread, len(members))
@@ -195,14 +222,18 @@ class ValueTraders(Population):
             buy = r_T >= mid
             price = np.where(buy, top.ask - adjust, top.bid + adjust)
         else:
-            buy = self.rng.random(len(members)) < 0.5
+            mid = top.last or info.previous_close  # no book: the last price is the reference
+            buy = r_T >= mid if p["min_edge_costs"] else self.rng.random(len(members)) < 0.5
             price = r_T
+        if p["min_edge_costs"]:
+            worth = np.abs(r_T - mid) > mid * p["min_edge_costs"] * info.round_trip_fee / 1e8
+            members, buy, price = members[worth], buy[worth], price[worth]
         price = np.maximum(tick, np.rint(price / tick) * tick).astype(np.int64)
         rows = commands(len(members))
         rows["participant"] = members + self.base
         rows["side"] = np.where(buy, BUY, SELL)
         rows["price"] = price
-        rows["quantity"] = order_sizes(self.rng, len(members))
+        rows["quantity"] = self._lots(order_sizes(self.rng, len(members)))
         rows["client_order_id"] = ids = self._ids(members)
         self.live[members] = ids
         out.append(rows)
@@ -245,18 +276,13 @@ class MomentumTraders(Population):
     def start_day(self, session: Session) -> None:
         """Draw the first wakes from the open."""
         self.session = session
-        self.wakes = session.open + exponential_ns(
-            self.rng, self.params["wake_s"] * NS_PER_SECOND, self.n
-        )
+        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Observe the mid; trade the crossover once the long average is full."""
         p = self.params
         members = self._due(now)
-        self.wakes[members] = now + exponential_ns(
-            self.rng, p["wake_s"] * NS_PER_SECOND, len(members)
-        )
-        self.wakes[self.wakes >= self.session.close] = NEVER
+        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
         top = market.top(0)
         if not (top.bid and top.ask):
             return commands(0)
@@ -270,7 +296,7 @@ class MomentumTraders(Population):
         recent = np.take_along_axis(self.history[ready], idx, axis=1)
         short = recent[:, : p["short"]].mean(axis=1)
         long = recent.mean(axis=1)
-        size = self.rng.integers(p["min_size"], p["max_size"] + 1, len(ready))
+        size = self._lots(self.rng.integers(p["min_size"], p["max_size"] + 1, len(ready)))
         return self._touch_orders(ready, short > long, top, size)
 
 
@@ -300,10 +326,7 @@ class MarketMakers(Population):
         p, info = self.params, self.instruments[0]
         tick = info.tick
         members = self._due(now)
-        self.wakes[members] = now + exponential_ns(
-            self.rng, p["wake_s"] * NS_PER_SECOND, len(members)
-        )
-        self.wakes[self.wakes >= self.session.close] = NEVER
+        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
         top = market.top(0)
         if top.bid and top.ask:
             mid, observed = (top.bid + top.ask) / 2, top.ask - top.bid
@@ -325,6 +348,7 @@ class MarketMakers(Population):
             centre = round(mid / tick) - skew
             size = max(p["min_order_size"], round(p["pov"] * (top.volume - self.volume_seen[m])))
             size = max(p["min_order_size"], size // p["levels"])
+            size = max(info.lot, size // info.lot * info.lot)
             self.volume_seen[m] = top.volume
             levels = np.arange(p["levels"])
             bids = (centre - half - levels * step) * tick

@@ -22,12 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from exchange.clearing.accounts import Participant
-from exchange.dtypes import OrderCommand
+from exchange.dtypes import VENUE_EVENT_DTYPE, OrderCommand
+from exchange.fees.schedule import RATE_SCALE, FeeSchedule, fill_fees, total
 from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, Phase, Side
 from simulation.agent import LEVEL_DTYPE, NEVER, Agent, InstrumentInfo, Session, Span, Top
 from simulation.agents import KINDS, ValueTraders
 from simulation.fundamental import NS_PER_SECOND, Fundamental
+from simulation.negotiation import Negotiation
 from simulation.records import (
     ACCOUNT_RECORD_DTYPE,
     DAILY_RECORD_DTYPE,
@@ -41,14 +43,16 @@ from simulation.records import (
 from simulation.scenario import Scenario, write_board
 
 DEPTH_LEVELS = 1_000  # levels read for the depth within 2% of the mid
+ROUND_TRIP_SHARES = 1_000  # the order size InstrumentInfo.round_trip_fee is quoted for
 
 
 class View:
     """The read-only MarketView agents get: the venue as of the last batch, read lazily."""
 
-    def __init__(self, exchange: Exchange) -> None:
-        """View one exchange."""
+    def __init__(self, exchange: Exchange, negotiation: Negotiation) -> None:
+        """View one exchange; negotiated instruments' bid and ask are the best public intents."""
         self.exchange = exchange
+        self.negotiation = negotiation
         self.phase = Phase.HALTED
         self._tops: dict[int, Top] = {}
 
@@ -61,10 +65,13 @@ class View:
         """Return the instrument's level 1, last trade, volume and phase."""
         top = self._tops.get(instrument)
         if top is None:
-            bids, asks = self.exchange.levels(instrument, 1)
             stats = self.exchange.day_stats(instrument)
-            bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
-            ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
+            if instrument in self.negotiation.instruments:
+                bid, bid_qty, ask, ask_qty = self.negotiation.top(instrument)
+            else:
+                bids, asks = self.exchange.levels(instrument, 1)
+                bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
+                ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
             top = Top(bid, bid_qty, ask, ask_qty, stats.last, stats.volume, int(self.phase))
             self._tops[instrument] = top
         return top
@@ -93,6 +100,22 @@ def _depth(exchange: Exchange, instrument: int) -> tuple[int, ...]:
         depth.append(int(bids[mid2 - 2 * bids[:, 0] <= band, 1].sum()))
         depth.append(int(asks[2 * asks[:, 0] - mid2 <= band, 1].sum()))
     return (bid, bid_qty, ask, ask_qty, *depth)
+
+
+def round_trip_fee(schedule: FeeSchedule, price: int) -> int:
+    """Return an investor's fees to buy and then sell ROUND_TRIP_SHARES at `price`, taking
+    liquidity both ways, in parts per 10^8 of the notional."""
+    notional = price * ROUND_TRIP_SHARES
+    paid = sum(
+        total(fill_fees(schedule, side, "taker", "investor", notional))
+        for side in (Side.BUY, Side.SELL)
+    )
+    return paid * RATE_SCALE // notional
+
+
+def _stream(seed: int, index: int) -> int:
+    """Return the seed of stream `index` of a run's seed (SeedSequence(seed).spawn()[index])."""
+    return int(np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1)[0])
 
 
 def build_agents(scenario: Scenario, seed: int, fundamentals: list[Fundamental]) -> list[Agent]:
@@ -159,7 +182,8 @@ def simulate(
     fundamental_seeds = fundamental_seed.spawn(n_ins)
     infos = tuple(
         InstrumentInfo(i, x.symbol, x.instrument_class, exchange.rules[i].mechanism,
-                       exchange.rules[i].tick, exchange.rules[i].lot.minimum, x.previous_close)
+                       exchange.rules[i].tick, exchange.rules[i].lot.minimum, x.previous_close,
+                       round_trip_fee(exchange.fee_schedule, x.previous_close))
         for i, x in enumerate(listings)
     )  # fmt: skip
     fundamentals: list[Fundamental] = []
@@ -176,7 +200,8 @@ def simulate(
                             "rejects", "late", "batches", "wakes"), 0)  # fmt: skip
     calendar = exchange.calendar
     day = scenario.start
-    view = View(exchange)
+    negotiation = Negotiation(exchange, _stream(seed, len(scenario.population) + 1))
+    view = View(exchange, negotiation)
     for day_index in range(scenario.days):
         while not calendar.is_trading_day(day):
             day += datetime.timedelta(days=1)
@@ -205,8 +230,9 @@ def simulate(
             tables["fundamental"].append(rows)
         for agent in agents:
             agent.start_day(session)
-        _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number, class_of,
-                 tables, counts)  # fmt: skip
+        negotiation.start_day(session.close)
+        _run_day(exchange, negotiation, agents, agent_of, view, spans, window, quote_step,
+                 number, class_of, tables, counts)  # fmt: skip
         statements = exchange.end_of_day()
         events = exchange.last_events
         if len(events):
@@ -294,23 +320,59 @@ def _trades(events, number, class_of, mid, tables, counts) -> None:
     counts["shares"] += int(t["quantity"].sum())
 
 
-def _quotes(exchange: Exchange, grid: np.ndarray, number: int, phase: int) -> list[np.ndarray]:
+def _quotes(view: View, grid: np.ndarray, number: int, phase: int) -> list[np.ndarray]:
     """Return the quote records of every instrument at the grid times (the book is unchanged
-    since the last batch, so one read serves every grid point)."""
+    since the last batch, so one read serves every grid point); a negotiated instrument's are
+    its best public intents, without depth."""
     out = []
-    for i in range(len(exchange.listings)):
+    for i in range(len(view.exchange.listings)):
         rows = np.zeros(len(grid), QUOTE_RECORD_DTYPE)
         rows["timestamp"], rows["day"], rows["instrument"] = grid, number, i
+        if i in view.negotiation.instruments:
+            top = view.top(i)
+            quote = (top.bid, top.bid_quantity, top.ask, top.ask_quantity, 0, 0, 0, 0)
+        else:
+            quote = _depth(view.exchange, i)
         (rows["bid"], rows["bid_quantity"], rows["ask"], rows["ask_quantity"],
          rows["bid_depth_1pct"], rows["ask_depth_1pct"], rows["bid_depth_2pct"],
-         rows["ask_depth_2pct"]) = _depth(exchange, i)  # fmt: skip
+         rows["ask_depth_2pct"]) = quote  # fmt: skip
         rows["phase"] = phase
         out.append(rows)
     return out
 
 
-def _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number, class_of,
-             tables, counts) -> None:  # fmt: skip
+def _execute(
+    exchange: Exchange, negotiation: Negotiation, batch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carry out a batch in time order: book instruments' rows through Exchange.submit (one
+    call per run of them), negotiated ones at the desk; return the events and each row's reject
+    reason (0: none)."""
+    reasons = np.zeros(len(batch), np.int32)
+    negotiated = np.isin(batch["instrument"], tuple(negotiation.instruments))
+    if not negotiated.any():
+        events = exchange.submit(batch, reuse=True)
+        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
+        reasons[rejected["command"]] = rejected["reason"]
+        return events, reasons
+    parts = []
+    cuts = np.flatnonzero(np.diff(negotiated)) + 1
+    for lo, hi in zip([0, *cuts], [*cuts, len(batch)], strict=True):
+        if negotiated[lo]:
+            for row in range(lo, hi):
+                events = negotiation.carry_out(batch[row])
+                refused = events["reason"][events["kind"] == REJECTED]
+                reasons[row] = refused[0] if len(refused) else 0
+                parts.append(events)
+            continue
+        events = exchange.submit(batch[lo:hi])
+        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
+        reasons[lo + rejected["command"]] = rejected["reason"]
+        parts.append(events)
+    return _joined(parts, VENUE_EVENT_DTYPE), reasons
+
+
+def _run_day(exchange, negotiation, agents, agent_of, view, spans, window, quote_step, number,
+             class_of, tables, counts) -> None:  # fmt: skip
     """Run one day's windows up to the last span's end.
 
     An agent's next_wake() changes only in start_day, wake and on_events, so it is read again
@@ -331,7 +393,7 @@ def _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number
             span_i += 1
         if now >= next_quote:  # the book is as it was at every grid point up to now
             grid = np.arange(next_quote, now + 1, quote_step, dtype=np.int64)
-            tables["quotes"].extend(_quotes(exchange, grid, number, spans[span_i].core_phase))
+            tables["quotes"].extend(_quotes(view, grid, number, spans[span_i].core_phase))
             next_quote = int(grid[-1]) + quote_step
         limit = now + window
         for i, agent in enumerate(agents):
@@ -357,7 +419,7 @@ def _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number
             continue
         top = view.top(0)
         mid = (top.bid + top.ask) // 2 if top.bid and top.ask else 0
-        events = exchange.submit(batch, reuse=True)
+        events, reasons = _execute(exchange, negotiation, batch)
         counts["batches"] += 1
         kind = batch["kind"]
         counts["orders"] += int(np.count_nonzero(kind == NEW))
@@ -367,9 +429,8 @@ def _run_day(exchange, agents, agent_of, view, spans, window, quote_step, number
         for name in ORDER_FIELDS:
             rec[name] = batch[name]
         rec["agent_class"] = class_of[batch["participant"]]
-        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
-        rec["reason"][rejected["command"]] = rejected["reason"]
-        counts["rejects"] += len(rejected)
+        rec["reason"] = reasons
+        counts["rejects"] += int(np.count_nonzero(reasons))
         tables["orders"].append(rec)
         _trades(events, number, class_of, mid, tables, counts)
         for i in _route(agents, agent_of, events):

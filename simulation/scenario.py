@@ -69,6 +69,7 @@ def _date(text: str) -> bool:
 NUMBER = (int, float)
 SPEC: dict[str, dict[str, Key]] = {
     "": {
+        "extends": Key(str, "", "a shipped name or a .toml path", "the scenario this one varies"),
         "name": Key(str, "", "text", "the scenario's name (default: the file's stem)"),
         "description": Key(str, "", "text", "one line on what the scenario shows"),
         "seeds": Key(int, 8, ">= 1", "seeds a study runs by default (0 .. seeds-1)", _positive),
@@ -126,6 +127,14 @@ POPULATION: dict[str, dict[str, Key]] = {
         "depth_spread": Key(
             NUMBER, 2.0, ">= 0", "orders up to this many spreads deep", _not_negative
         ),
+        "min_edge_costs": Key(
+            NUMBER,
+            0.0,
+            ">= 0 (0: ignore costs, as ABIDES)",
+            "trade only when the expected gain, |value - mid| / mid, exceeds this many round-trip "
+            "fee rates",
+            _not_negative,
+        ),
     },
     "momentum": {
         "wake_s": Key(NUMBER, 37.0, "> 0", "mean time between wakes (Poisson), s", _positive),
@@ -168,6 +177,7 @@ class Scenario:
     fundamental: dict[str, Any]
     recording: dict[str, Any]
     population: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    text: str = ""  # the whole scenario as one TOML (extends resolved): what a worker loads
 
     def board_table(self) -> dict[str, Any]:
         """Return the board file's table: the preset extended with the overrides."""
@@ -209,17 +219,14 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
     text; raise ScenarioError naming the file, the key and what is allowed on any misfit."""
     text = str(path_or_text)
     if "\n" in text or "=" in text:
-        source, stem = "<text>", "scenario"
+        source, stem, folder = "<text>", "scenario", Path.cwd()
     else:
         path = Path(text) if text.endswith(".toml") else SCENARIO_DIR / f"{text}.toml"
         if not path.is_file():
             shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
             raise ScenarioError(f"{path}: no such scenario (shipped: {shipped})")
-        source, stem, text = str(path), path.stem, path.read_text()
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{source}: not TOML: {error}") from None
+        source, stem, text, folder = str(path), path.stem, path.read_text(), path.parent
+    raw = _read(source, text, folder, ())
     sections = ("board", "instruments", "fundamental", "recording", "population")
     top = _fill(source, "", {k: v for k, v in raw.items() if k not in sections}, SPEC[""])
     board = _fill(source, "board", raw.get("board", {}), SPEC["board"])
@@ -266,7 +273,7 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
         seeds=top["seeds"], days=top["days"], start=datetime.date.fromisoformat(top["start"]),
         calendar=top["calendar"], board=board["preset"], board_overrides=board["overrides"],
         instruments=listed, fundamental=fundamental, recording=recording,
-        population=tuple(groups),
+        population=tuple(groups), text=_canonical(raw, top["name"] or stem),
     )  # fmt: skip
     _check_board(scenario)
     try:
@@ -275,6 +282,58 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
     except (ValueError, SchemaError) as error:
         raise ScenarioError(f"{source}: start/calendar: {error}") from None
     return scenario
+
+
+MAX_EXTENDS = 8  # files in an extends chain
+
+
+def _read(source: str, text: str, folder: Path, chain: tuple[str, ...]) -> dict[str, Any]:
+    """Parse a scenario's TOML and, if it `extends` another, merge it over that one.
+
+    Tables merge key by key; [[instruments]] and [[population]] tables add to the base's; the
+    base's name and description are not inherited. A path in `extends` is relative to the file.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{source}: not TOML: {error}") from None
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str):
+        raise ScenarioError(f"{source}: extends must be str (a shipped name or a .toml path)")
+    base = folder / base_name if base_name.endswith(".toml") else SCENARIO_DIR / f"{base_name}.toml"
+    if str(base.resolve()) in chain or len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(f"{source}: extends = {base_name!r} makes a circle or a chain "
+                            f"longer than {MAX_EXTENDS} files")  # fmt: skip
+    if not base.is_file():
+        shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+        raise ScenarioError(f"{source}: extends = {base_name!r}: no such scenario ({shipped})")
+    merged = _read(str(base), base.read_text(), base.parent, (*chain, str(base.resolve())))
+    for key in ("name", "description"):
+        merged.pop(key, None)
+    return _merge(merged, raw)
+
+
+def _canonical(raw: dict[str, Any], name: str) -> str:
+    """Return the merged scenario as TOML text with its name (loads to the same Scenario)."""
+    import tomli_w
+
+    return tomli_w.dumps({**raw, "name": name})
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Return `over` merged into `base`: tables key by key, arrays of tables appended."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = _merge(old, value)
+        elif key in ("instruments", "population") and isinstance(old, list):
+            out[key] = [*old, *value] if isinstance(value, list) else value
+        else:
+            out[key] = value
+    return out
 
 
 def write_board(scenario: Scenario, directory: Path) -> Path:

@@ -187,6 +187,7 @@ class NegotiationDesk:
 
     def _begin(self, ts: int) -> None:
         self.venue.begin(ts)
+        self.venue.state.reserve_orders(1)  # the intent or acceptance this call may record
         self.venue.state.grow_outputs(len(self.terms) + len(self.pending) + 4)
         self._expire(ts)
 

@@ -106,7 +106,7 @@ class Exchange:
         self.rules = [self.board.rules(x.instrument_class) for x in self.listings]
         for rules in self.rules:
             mechanism(rules.mechanism)
-        schedule = load_schedule(self.board.fee_schedule)
+        self.fee_schedule = schedule = load_schedule(self.board.fee_schedule)
         self.fee_components = tuple(schedule.components)
         self.payees = PAYEES
         tie = TieBreak[self.board.tie_break]

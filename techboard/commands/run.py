@@ -1,77 +1,56 @@
-"""`techboard run`: the main job (until the liquidity study lands: the LOBSTER replay report)."""
+"""`techboard run`: the main job, the shipped liquidity study and its report.
+
+Today's regional-market rules (negotiated transfer, the holding period, today's fees) against the
+proposed tech board (call auctions and continuous trading with market makers, reduced fees) and
+a fee cut alone, over 8 seeds, in process (local worker processes, no broker); writes
+./techboard-report/index.html and prints the comparison table, the time and the peak memory.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
+import resource
+import time
 from pathlib import Path
 
-import matplotlib
+from techboard.commands.study import run_scenarios, shared_data
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from matching_engine.lobster import read_lobster
-from techboard.commands.replay import lobster_report
-
-
-def shared_data() -> Path:
-    """Return the shared data: $TECHBOARD_SHARED_DATA, else ../shared/data beside the repo."""
-    configured = os.environ.get("TECHBOARD_SHARED_DATA")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SCENARIOS = ("regional-today", "techboard-proposed", "fee-cut")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `run` subcommand."""
-    parser = subparsers.add_parser("run", help="the main job and its report")
-    parser.add_argument("--out", default="out/run", help="report folder (default out/run)")
+    parser = subparsers.add_parser("run", help="the main job: the shipped study and its report")
+    parser.add_argument("--out", default="techboard-report", help="report folder")
+    parser.add_argument("--seeds", type=int, default=8, help="seeds per scenario (default 8)")
+    parser.add_argument("--workers", type=int, help="local worker processes (default: cores)")
+    parser.add_argument(
+        "--scenarios", nargs="+", default=list(SCENARIOS), help="shipped names or files"
+    )
     parser.set_defaults(func=run)
 
 
+def peak_mib() -> tuple[float, float]:
+    """Return the peak resident memory of this process and of its largest worker, in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, child
+
+
 def run(args: argparse.Namespace) -> int:
-    """Replay the shared LOBSTER sample, print a summary table and write the report files."""
-    folder = shared_data() / "lobster"
-    messages = sorted(folder.glob("*_message_*.csv"))
-    if not messages:
-        print(f"techboard run: no LOBSTER message file in {folder}", file=sys.stderr)
-        return 2
-    message_csv = messages[0]
-    orderbook_csv = Path(str(message_csv).replace("_message_", "_orderbook_"))
-    sample = read_lobster(message_csv, orderbook_csv)
-    report = lobster_report(sample)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "replay.json").write_text(json.dumps(report, indent=2))
-    plot_spread(sample.book, out / "replay.png")
-    rows = [
-        ("sample", message_csv.name),
-        ("orderbook rows", f"{report['rows']:,}"),
-        ("rows checked", f"{report['checked']:,}"),
-        ("mismatches", str(report["mismatches"])),
-        ("execution agreement", f"{report['execution_agreement']:.2%}"),
-        ("inferred orders", f"{report['inferred_orders']:,}"),
-        *((f"{name} commands/s", f"{rate:,}") for name, rate in report["commands_per_s"].items()),
-    ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    print(f"report: {out / 'replay.json'}, {out / 'replay.png'}")
-    return 1 if report["mismatches"] else 0
-
-
-def plot_spread(book, path: Path) -> None:
-    """Plot the best bid and ask of the replayed day (they match the engine row for row)."""
-    fig, ax = plt.subplots(figsize=(10, 4))
-    ax.plot(book[:, 0] / 10_000, lw=0.5, label="best ask")
-    ax.plot(book[:, 2] / 10_000, lw=0.5, label="best bid")
-    ax.set_xlabel("message")
-    ax.set_ylabel("price (USD)")
-    ax.set_title("LOBSTER replay: top of book, checked against the engine after every message")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    """Run the shipped study, write the report and print the table, time and peak memory."""
+    start = time.perf_counter()
+    status = run_scenarios(
+        args.scenarios,
+        seeds=args.seeds,
+        out=Path(args.out),
+        baseline=args.scenarios[0],
+        workers=args.workers,
+        real_market=shared_data() / "lobster",
+    )
+    own, child = peak_mib()
+    print(
+        f"techboard run: {time.perf_counter() - start:.1f}s, peak memory {own:.0f} MiB "
+        f"(main process), {child:.0f} MiB (largest worker)"
+    )
+    return status

@@ -219,3 +219,17 @@ def test_cash_and_shares_are_conserved_by_negotiated_transfer(operations):
     exchange.end_of_day()
     assert (exchange.state.par[:, k.CASH_RES] == 0).all()
     assert (exchange.state.pos[:, :, k.SH_RES] == 0).all()
+
+
+def test_intents_beyond_the_initial_order_capacity_grow_the_order_table():
+    """The desk records each intent and acceptance as an order: past `capacity` the table grows
+    (it did not: the 5th intent of a capacity-4 venue raised IndexError)."""
+    exchange = make_exchange("techboard", capacity=4)
+    exchange.open_day(MONDAY)
+    intents = [
+        int(post(exchange, 0, SELL, 100, coid, price=PRICE + coid * 100)["order_id"][0])
+        for coid in range(1, 11)
+    ]
+    assert len(set(intents)) == 10
+    traded = accept(exchange, 1, intents[-1], 100, 1)
+    assert kinds(traded) == ["TRADE"]

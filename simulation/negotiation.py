@@ -1,0 +1,141 @@
+"""Agents' orders on negotiated-transfer instruments, carried out on the venue's quote board.
+
+Agents speak one language (limit orders, cancels: `exchange.dtypes.ORDER_DTYPE`); on an
+instrument traded by negotiated transfer there is no book, so the simulator turns each command
+into what a participant does at the negotiation desk (exchange.mechanisms.negotiated):
+
+- a buy (sell) limit first accepts the intents to sell (buy) that its participant sees at its
+  price or better, best price first, then oldest, each acceptance a firm trade at the intent's
+  price; what is left of a day order is posted as a firm intent at the limit price until the
+  day's end (an IOC or FOK remainder is dropped, as an immediate order's would be);
+- a cancel withdraws the intent its client order id posted, if it is still live.
+
+One agent order may take several desk calls (acceptances, then an intent), and the venue wants
+a client order id per call: call k of the agent's order c uses c * CALLS + k, and the events'
+client order ids are divided back, so the agent sees its own ids.
+
+Who sees an intent is the board's rule: on a public quote board (`techboard`) every eligible
+participant; on a bilateral board (`regional`, where a counterparty must be named) only the one
+it names. There the poster names a counterparty drawn at random among those with a live intent
+on the other side (else among everyone): a broker who knows some of the interest in the market.
+The named one trades only when it next acts and still finds the price acceptable: the search
+friction that keeps such markets thin. The agents' market view shows the best public intents as
+the bid and ask (none on a bilateral board). Every call goes through the desk, so every venue rule
+(band, lots, holding period, holder cap, investor gate, fees) applies as it would to a person.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exchange.dtypes import VENUE_EVENT_DTYPE, OrderCommand
+from exchange.mechanisms.negotiated import NegotiationDesk
+from exchange.venue.exchange import Exchange
+from matching_engine.dtypes import EventKind, Side, TimeInForce
+
+NEW, CANCEL = int(OrderCommand.NEW), int(OrderCommand.CANCEL)
+BUY = int(Side.BUY)
+TRADE, ACCEPTED = int(EventKind.TRADE), int(EventKind.ACCEPTED)
+NO_EVENTS = np.zeros(0, VENUE_EVENT_DTYPE)
+CALLS = 256  # desk calls one agent order may take (client order id c * CALLS + k)
+
+
+class Negotiation:
+    """The negotiation desk as the simulator's agents use it (see the module docstring)."""
+
+    def __init__(self, exchange: Exchange, seed: int) -> None:
+        """Attach to the exchange's negotiation desk (none: `instruments` is empty)."""
+        self.exchange = exchange
+        self.desk = next((d for d in exchange.desks if isinstance(d, NegotiationDesk)), None)
+        self.instruments: frozenset[int] = frozenset(self.desk.instruments if self.desk else ())
+        rules = self.desk.rules if self.desk else None
+        self.public = bool(rules and rules.public_quote_board)
+        self.rng = np.random.default_rng(seed)
+        self.posted: dict[tuple[int, int], int] = {}  # (participant, client order id) -> intent
+        self.expiry = 0  # ns UTC: intents last until the end of the day's last session
+
+    def start_day(self, close: int) -> None:
+        """Begin a day whose last session ends at `close` (ns UTC); yesterday's intents expired."""
+        self.expiry = close
+        self.posted.clear()
+
+    def top(self, instrument: int) -> tuple[int, int, int, int]:
+        """Return the best public intents: bid, its quantity, ask, its quantity (0: none)."""
+        best = {BUY: (0, 0), 1 - BUY: (0, 0)}
+        if not self.public:
+            return 0, 0, 0, 0
+        for intent in map(self.desk.intent, self.desk.terms):
+            if intent.instrument != instrument or intent.counterparty is not None:
+                continue
+            side = int(intent.side)
+            price, quantity = best[side]
+            better = intent.price > price if side == BUY else intent.price < price
+            if not price or better:
+                best[side] = (intent.price, intent.left)
+            elif intent.price == price:
+                best[side] = (price, quantity + intent.left)
+        return (*best[BUY], *best[1 - BUY])
+
+    def carry_out(self, row: np.void) -> np.ndarray:
+        """Carry out one agent command (ORDER_DTYPE row) at the desk; return its events."""
+        participant, cid, t = int(row["participant"]), int(row["client_order_id"]), row["timestamp"]
+        if int(row["kind"]) == CANCEL:
+            intent = self.posted.pop((participant, cid), None)
+            if intent is None or intent not in self.desk.terms:
+                return NO_EVENTS
+            out = self.desk.withdraw(participant, intent, int(t))
+            out["client_order_id"] //= CALLS
+            return out
+        if int(row["kind"]) != NEW:
+            return NO_EVENTS
+        side, price, left = int(row["side"]), int(row["price"]), int(row["quantity"])
+        events = []
+        crossing = self._crossing(participant, int(row["instrument"]), side, price)
+        for k, intent in enumerate(crossing[: CALLS - 1]):
+            if left <= 0:
+                break
+            done = self.desk.accept(participant, intent.id, min(left, intent.left),
+                                    cid * CALLS + k, int(t))  # fmt: skip
+            events.append(done)
+            left -= int(done["quantity"][done["kind"] == TRADE].sum())
+        if left > 0 and int(row["tif"]) == int(TimeInForce.DAY):
+            posted = self.desk.post(
+                participant, int(row["instrument"]), Side(side), price, left,
+                cid * CALLS + CALLS - 1, int(t), expiry=self.expiry,
+                counterparty=self._counterparty(participant, int(row["instrument"]), side),
+            )  # fmt: skip
+            accepted = posted["kind"] == ACCEPTED
+            if accepted.any():
+                self.posted[participant, cid] = int(posted["order_id"][accepted][0])
+            events.append(posted)
+        if not events:
+            return NO_EVENTS
+        out = np.concatenate(events)
+        out["client_order_id"] //= CALLS
+        out["contra_client_order_id"] //= CALLS
+        return out
+
+    def _crossing(self, participant: int, instrument: int, side: int, price: int) -> list:
+        """Return the opposite intents the participant sees at its price or better, best first."""
+        found = [
+            x
+            for x in self.desk.quote_board(participant)
+            if x.instrument == instrument and int(x.side) != side and x.participant != participant
+            and (x.price <= price if side == BUY else x.price >= price)
+        ]  # fmt: skip
+        return sorted(found, key=lambda x: (x.price if side == BUY else -x.price, x.id))
+
+    def _counterparty(self, participant: int, instrument: int, side: int) -> int | None:
+        """Return None on a public board; else whom to name: one of the participants with a
+        live intent on the other side (the interest a broker knows of), else anyone else."""
+        if self.public:
+            return None
+        keen = sorted({
+            x.participant for x in map(self.desk.intent, self.desk.terms)
+            if x.instrument == instrument and int(x.side) != side and x.participant != participant
+        })  # fmt: skip
+        if keen:
+            return keen[int(self.rng.integers(len(keen)))]
+        others = len(self.exchange.participants) - 1
+        pick = int(self.rng.integers(others)) if others > 0 else participant
+        return pick + (pick >= participant)
