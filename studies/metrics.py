@@ -113,7 +113,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "volatility_bp",
         "bp",
-        "standard deviation of interval log mid returns",
+        "standard deviation of interval log mid returns (last trade prices without quotes)",
         "Andersen and Bollerslev (1998) realised volatility",
     ),
     Metric(
@@ -125,7 +125,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "efficiency_bp",
         "bp",
-        "mean |mid - fundamental| / fundamental at the fundamental's samples",
+        "mean |mid - fundamental| / fundamental at the fundamental's samples (mid: as above)",
         "Theissen (2000); ABIDES price-efficiency checks",
     ),
     Metric(
@@ -189,6 +189,15 @@ def _weighted(values: np.ndarray, weights: np.ndarray) -> float:
     ok = np.isfinite(values) & (weights > 0)
     total = weights[ok].sum()
     return float((values[ok] * weights[ok]).sum() / total) if total > 0 else math.nan
+
+
+def _last_trade_price(t: Columns, q: Columns) -> tuple[np.ndarray, np.ndarray]:
+    """Return the last trade price at each quote sample (NaN before the first trade) and the
+    index of the last valid one per sample: the price series of a market without quotes."""
+    k = np.searchsorted(t["timestamp"], q["timestamp"], side="right") - 1
+    price = np.where(k >= 0, t["price"][np.maximum(k, 0)], np.nan) if len(k) else k * 1.0
+    price = price.astype(np.float64)
+    return price, _last_valid(np.isfinite(price))
 
 
 def _quote_metrics(q: Columns) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
@@ -381,6 +390,8 @@ def instrument_metrics(
     q = _columns(records.quotes, instrument)
     out, mid, last = _quote_metrics(q)
     out.update(_trade_metrics(t, q, mid, last, horizon_ns))
+    if not (last >= 0).any():  # no two-sided quote ever (bilateral negotiation): trade prices
+        mid, last = _last_trade_price(t, q)
     out.update(_interval_metrics(t, q, mid, last, interval_ns))
     out["turnover_rate"] = _turnover_rate(records, instrument)
     out["efficiency_bp"] = _efficiency(records, instrument, q, mid, last)

@@ -83,6 +83,12 @@ def hill(returns: np.ndarray, tail: float = TAIL) -> float:
     return float(1.0 / np.mean(np.log(x[:k] / x[k])))
 
 
+def _mean(x: np.ndarray) -> float:
+    """Return the mean of the finite values (NaN when there are none, without a warning)."""
+    finite = x[np.isfinite(x)]
+    return float(finite.mean()) if len(finite) else math.nan
+
+
 def facts(sample: Sample) -> dict[str, float]:
     """Return the stylized facts of one sample."""
     r = sample.returns
@@ -91,7 +97,7 @@ def facts(sample: Sample) -> dict[str, float]:
         "excess_kurtosis": float(stats.kurtosis(r)) if len(r) > 3 else math.nan,
         "hill_tail_index": hill(r),
         "acf_returns_lag1": float(autocorrelation(r, 1)[0]),
-        "acf_abs_returns_1_10": float(np.nanmean(autocorrelation(np.abs(r)))),
+        "acf_abs_returns_1_10": _mean(autocorrelation(np.abs(r))),
         "median_spread_bp": float(np.median(sample.spreads_bp))
         if len(sample.spreads_bp)
         else math.nan,

@@ -174,3 +174,23 @@ def test_run_metrics_has_each_instrument_and_the_venue_row():
     out = run_metrics(synthetic_records(3))
     assert set(out) == {"SYN", RUN_ROW}
     assert out[RUN_ROW]["revenue_exchange_cny"] == pytest.approx(out["SYN"]["fees_cny"])
+
+
+def test_without_quotes_volatility_and_efficiency_use_the_last_trade_price():
+    """A bilateral market shows no bid or ask: the interval returns are of the last trade
+    price. Trades at 100, 110, 99 in three 5-minute bars, none in the fourth: returns
+    log(110/100), log(99/110), 0."""
+    five = 300 * S
+    quotes = np.zeros(4, QUOTE_RECORD_DTYPE)
+    quotes["timestamp"] = T0 + np.arange(4) * five + five // 2
+    trades = np.zeros(3, TRADE_RECORD_DTYPE)
+    trades["timestamp"] = T0 + np.arange(3) * five + 1
+    trades["quantity"] = 100
+    trades["price"] = [1_000_000, 1_100_000, 990_000]
+    trades["buyer"], trades["seller"] = 0, 1
+    records = synthetic_records(0, days=1, trades_per_day=1)
+    records.quotes, records.trades = quotes, trades
+    out = instrument_metrics(records, 0)
+    returns = np.log([1.1, 0.9, 1.0])
+    assert out["volatility_bp"] == pytest.approx(returns.std(ddof=1) * 1e4)
+    assert math.isnan(out["quoted_spread_bp"])
