@@ -920,6 +920,21 @@ def _levels(bk, lv, bits, b, s, limit):
 
 
 @njit(cache=True)
+def _depth_to(bk, lv, bits, b, s, price):
+    """Return the quantity resting on side s from the best level to `price` inclusive."""
+    lvl = bk[b, BEST + s]
+    base = bk[b, LBASE] + s * bk[b, N]
+    total = 0
+    while 0 <= lvl < bk[b, N]:
+        at = bk[b, LO] + lvl * bk[b, TICK]
+        if (at < price) if s == 0 else (at > price):
+            break
+        total += lv[base + lvl, QTY]
+        lvl = _after(bk, bits, b, s, lvl)
+    return total
+
+
+@njit(cache=True)
 def _orders(bk, lv, bits, o64, o32, b, s):
     """Return (order id, owner, price, leaves) rows of side s in priority order."""
     out = np.zeros((bk[b, COUNT + s], 4), np.int64)
@@ -1114,6 +1129,11 @@ class NumbaEngine:
         """Return up to `levels` non-empty levels of one side, best first, as int64 rows of
         (price, quantity, orders): `depth` without Python objects, for simulators."""
         return _levels(self._bk, self._lv, self._bits, book, int(side), levels)
+
+    def depth_to(self, book: int, side: Side, price: int) -> int:
+        """Return the quantity resting on one side from the best level to `price` inclusive
+        (bids at or above it, asks at or below it)."""
+        return int(_depth_to(self._bk, self._lv, self._bits, book, int(side), price))
 
     def orders(self, book: int, side: Side) -> list[RestingOrder]:
         """Return the resting orders of one side in priority order."""

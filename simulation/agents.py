@@ -26,6 +26,7 @@ from exchange.dtypes import ORDER_DTYPE, OrderCommand
 from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
 from simulation.agent import NEVER, Agent, MarketView, Session, Top
 from simulation.fundamental import NS_PER_SECOND, Fundamental
+from simulation.records import joined
 
 # ABIDES' order-size mixture (models/order_size_model.py): lognormal(2.9, 1.2) with weight 0.2,
 # else round lots 100 ... 1,000 with these weights
@@ -237,7 +238,7 @@ class ValueTraders(Population):
         rows["client_order_id"] = ids = self._ids(members)
         self.live[members] = ids
         out.append(rows)
-        return np.concatenate(out)
+        return joined(out, ORDER_DTYPE)
 
     def on_events(self, events: np.ndarray) -> None:
         """Forget orders that are done (filled, cancelled, expired, refused)."""
@@ -364,7 +365,7 @@ class MarketMakers(Population):
             self.next_id[m] += len(rows)
             live.update(ids.tolist())
             out.append(rows)
-        return np.concatenate(out) if out else commands(0)
+        return joined(out, ORDER_DTYPE)
 
     def on_events(self, events: np.ndarray) -> None:
         """Follow fills (inventory) and orders that are done."""

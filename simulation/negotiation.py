@@ -32,6 +32,7 @@ from exchange.dtypes import VENUE_EVENT_DTYPE, OrderCommand
 from exchange.mechanisms.negotiated import NegotiationDesk
 from exchange.venue.exchange import Exchange
 from matching_engine.dtypes import EventKind, Side, TimeInForce
+from simulation.records import joined
 
 NEW, CANCEL = int(OrderCommand.NEW), int(OrderCommand.CANCEL)
 BUY = int(Side.BUY)
@@ -110,7 +111,7 @@ class Negotiation:
             events.append(posted)
         if not events:
             return NO_EVENTS
-        out = np.concatenate(events)
+        out = joined(events, VENUE_EVENT_DTYPE)
         out["client_order_id"] //= CALLS
         out["contra_client_order_id"] //= CALLS
         return out

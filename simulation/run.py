@@ -15,14 +15,16 @@ records, byte for byte.
 from __future__ import annotations
 
 import datetime
+import math
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from exchange.clearing.accounts import Participant
-from exchange.dtypes import VENUE_EVENT_DTYPE, OrderCommand
+from exchange.dtypes import ORDER_DTYPE, VENUE_EVENT_DTYPE, OrderCommand
 from exchange.fees.schedule import RATE_SCALE, FeeSchedule, fill_fees, total
 from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, Phase, Side
@@ -39,10 +41,10 @@ from simulation.records import (
     QUOTE_RECORD_DTYPE,
     TRADE_RECORD_DTYPE,
     RunRecords,
+    joined,
 )  # fmt: skip
 from simulation.scenario import Scenario, write_board
 
-DEPTH_LEVELS = 1_000  # levels read for the depth within 2% of the mid
 ROUND_TRIP_SHARES = 1_000  # the order size InstrumentInfo.round_trip_fee is quoted for
 
 
@@ -86,9 +88,26 @@ class View:
         return out[0], out[1]
 
 
+@dataclass(frozen=True)
+class Loop:
+    """What one run's day loop works with."""
+
+    exchange: Exchange
+    negotiation: Negotiation
+    agents: list[Agent]
+    agent_of: np.ndarray  # participant -> index in agents
+    listening: set[int]  # agents that override on_events
+    view: View
+    window: int  # ns: the smallest latency
+    quote_step: int  # ns between quote samples
+    class_of: np.ndarray  # participant -> agent class index
+    tables: dict[str, list[np.ndarray]]
+    counts: dict[str, int]
+
+
 def _depth(exchange: Exchange, instrument: int) -> tuple[int, ...]:
     """Return bid, bid qty, ask, ask qty and the shares within 1% and 2% of the mid."""
-    bids, asks = exchange.levels(instrument, DEPTH_LEVELS)
+    bids, asks = exchange.levels(instrument, 1)
     bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
     ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
     if not (bid and ask):
@@ -97,8 +116,8 @@ def _depth(exchange: Exchange, instrument: int) -> tuple[int, ...]:
     depth = []
     for pct in (1, 2):
         band = mid2 * pct / 100
-        depth.append(int(bids[mid2 - 2 * bids[:, 0] <= band, 1].sum()))
-        depth.append(int(asks[2 * asks[:, 0] - mid2 <= band, 1].sum()))
+        depth.append(exchange.depth_to(instrument, Side.BUY, math.ceil((mid2 - band) / 2)))
+        depth.append(exchange.depth_to(instrument, Side.SELL, math.floor((mid2 + band) / 2)))
     return (bid, bid_qty, ask, ask_qty, *depth)
 
 
@@ -191,6 +210,7 @@ def simulate(
     for agent in agents:
         agent.start(infos)
     agent_of = np.repeat(np.arange(len(agents)), [len(a.participants) for a in agents])
+    listening = {i for i, a in enumerate(agents) if type(a).on_events is not Agent.on_events}
     window = min(a.latency_ns for a in agents)
     quote_step = round(scenario.recording["quote_interval_s"] * NS_PER_SECOND)
     fund_step = round(scenario.fundamental["sample_s"] * NS_PER_SECOND)
@@ -202,6 +222,8 @@ def simulate(
     day = scenario.start
     negotiation = Negotiation(exchange, _stream(seed, len(scenario.population) + 1))
     view = View(exchange, negotiation)
+    loop = Loop(exchange, negotiation, agents, agent_of, listening, view, window, quote_step,
+                class_of, tables, counts)  # fmt: skip
     for day_index in range(scenario.days):
         while not calendar.is_trading_day(day):
             day += datetime.timedelta(days=1)
@@ -231,12 +253,11 @@ def simulate(
         for agent in agents:
             agent.start_day(session)
         negotiation.start_day(session.close)
-        _run_day(exchange, negotiation, agents, agent_of, view, spans, window, quote_step,
-                 number, class_of, tables, counts)  # fmt: skip
+        _run_day(loop, spans, number)
         statements = exchange.end_of_day()
         events = exchange.last_events
         if len(events):
-            _route(agents, agent_of, events)
+            _route(agents, loop.agent_of, loop.listening, events)
             _trades(events, number, class_of, 0, tables, counts)
         for agent in agents:
             agent.end_day()
@@ -267,7 +288,7 @@ def simulate(
               "quotes": QUOTE_RECORD_DTYPE, "fundamental": FUNDAMENTAL_RECORD_DTYPE,
               "daily": DAILY_RECORD_DTYPE, "accounts": ACCOUNT_RECORD_DTYPE,
               "obligations": OBLIGATION_RECORD_DTYPE}  # fmt: skip
-    out = {k: _joined(v, dtypes[k]) for k, v in tables.items()}
+    out = {k: joined(v, dtypes[k]) for k, v in tables.items()}
     return RunRecords(
         scenario=scenario.name, seed=seed, symbols=tuple(x.symbol for x in listings),
         classes=classes, fees_by_payee=dict(exchange.fees_collected()), counts=counts, **out,
@@ -280,22 +301,18 @@ ORDER_FIELDS = ("timestamp", "participant", "instrument", "kind", "side", "order
                 "price", "quantity")  # fmt: skip
 
 
-def _joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
-    """Return the rows of many small arrays of one dtype as one array (np.concatenate would
-    promote the structured dtype once per part)."""
-    return np.frombuffer(b"".join(p.tobytes() for p in parts), dtype).copy()
-
-
-def _route(agents: list[Agent], agent_of: np.ndarray, events: np.ndarray) -> set[int]:
-    """Hand each agent the events of its participants (as owner or as a trade's contra);
-    return the indices of the agents that got some."""
+def _route(
+    agents: list[Agent], agent_of: np.ndarray, listening: set[int], events: np.ndarray
+) -> set[int]:
+    """Hand each listening agent (one that overrides on_events) the events of its participants
+    (as owner or as a trade's contra); return the indices of the agents that got some."""
     owner = agent_of[events["owner"]]
     trade = events["kind"] == TRADE
     contra = np.where(trade, agent_of[events["contra_owner"]], -1)
     touched = (set(owner.tolist()) | set(contra.tolist())) - {-1}
-    for i in touched:
+    for i in touched & listening:
         agents[i].on_events(events[(owner == i) | (contra == i)])
-    return touched
+    return touched & listening
 
 
 def _trades(events, number, class_of, mid, tables, counts) -> None:
@@ -348,8 +365,12 @@ def _execute(
     call per run of them), negotiated ones at the desk; return the events and each row's reject
     reason (0: none)."""
     reasons = np.zeros(len(batch), np.int32)
-    negotiated = np.isin(batch["instrument"], tuple(negotiation.instruments))
-    if not negotiated.any():
+    negotiated = (
+        np.isin(batch["instrument"], tuple(negotiation.instruments))
+        if negotiation.instruments
+        else None
+    )
+    if negotiated is None or not negotiated.any():
         events = exchange.submit(batch, reuse=True)
         rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
         reasons[rejected["command"]] = rejected["reason"]
@@ -368,16 +389,18 @@ def _execute(
         rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
         reasons[lo + rejected["command"]] = rejected["reason"]
         parts.append(events)
-    return _joined(parts, VENUE_EVENT_DTYPE), reasons
+    return joined(parts, VENUE_EVENT_DTYPE), reasons
 
 
-def _run_day(exchange, negotiation, agents, agent_of, view, spans, window, quote_step, number,
-             class_of, tables, counts) -> None:  # fmt: skip
+def _run_day(loop: Loop, spans: tuple, number: int) -> None:
     """Run one day's windows up to the last span's end.
 
     An agent's next_wake() changes only in start_day, wake and on_events, so it is read again
     only after those.
     """
+    exchange, negotiation, agents, view = loop.exchange, loop.negotiation, loop.agents, loop.view
+    window, quote_step, tables, counts = loop.window, loop.quote_step, loop.tables, loop.counts
+    class_of = loop.class_of
     end = spans[-1].end
     pending: list[np.ndarray] = []
     arrival = NEVER  # the earliest pending command's arrival
@@ -411,7 +434,7 @@ def _run_day(exchange, negotiation, agents, agent_of, view, spans, window, quote
         due = [p for p in pending if p["timestamp"][0] < limit]
         pending = [p for p in pending if p["timestamp"][0] >= limit]
         arrival = min((int(p["timestamp"][0]) for p in pending), default=NEVER)
-        batch = due[0] if len(due) == 1 else np.concatenate(due)
+        batch = due[0] if len(due) == 1 else joined(due, ORDER_DTYPE)
         if len(due) > 1:
             batch = batch[np.argsort(batch["timestamp"], kind="stable")]
         batch = batch[batch["timestamp"] < end]
@@ -433,7 +456,7 @@ def _run_day(exchange, negotiation, agents, agent_of, view, spans, window, quote
         counts["rejects"] += int(np.count_nonzero(reasons))
         tables["orders"].append(rec)
         _trades(events, number, class_of, mid, tables, counts)
-        for i in _route(agents, agent_of, events):
+        for i in _route(agents, loop.agent_of, loop.listening, events):
             wakes[i] = agents[i].next_wake()
         while spans[span_i].end <= int(batch["timestamp"][-1]) and span_i + 1 < len(spans):
             span_i += 1

@@ -763,6 +763,11 @@ class Exchange:
             self.engine.level_rows(instrument, Side.SELL, levels),
         )
 
+    def depth_to(self, instrument: int, side: Side, price: int) -> int:
+        """Return the shares resting on one side of an instrument's book from the best level to
+        `price` inclusive."""
+        return self.engine.depth_to(instrument, side, price)
+
     def day_stats(self, instrument: int) -> DayStats:
         """Return the day's open, high, low, last, volume, turnover and trades of an instrument."""
         return day_stats(self.state.ins, instrument)
