@@ -9,8 +9,9 @@ import sys
 
 from techboard import commands
 
-# Each module in techboard.commands exposes register(subparsers) and sets a `func` default
-# that takes the parsed arguments and returns the exit status; `run`, the main job, comes first.
+# Each command module in techboard.commands exposes register(subparsers) and sets a `func`
+# default that takes the parsed arguments and returns the exit status; `run`, the main job,
+# comes first. A module without register serves another command (a bench target).
 COMMANDS = sorted(
     (module.name for module in pkgutil.iter_modules(commands.__path__)),
     key=lambda name: (name != "run", name),
@@ -22,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="techboard", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"techboard.commands.{name}").register(subparsers)
+        module = importlib.import_module(f"techboard.commands.{name}")
+        if hasattr(module, "register"):
+            module.register(subparsers)
     return parser
 
 

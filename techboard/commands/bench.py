@@ -510,7 +510,7 @@ def bench_exchange(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `bench` and its `matching` and `exchange` subcommands to the techboard parser."""
+    """Add `bench` and its targets (matching, exchange, gateway, simulation) to the parser."""
     bench = subparsers.add_parser("bench", help="speed measurements")
     targets = bench.add_subparsers(dest="target", required=True)
     matching = targets.add_parser(
@@ -533,6 +533,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     venue.add_argument("--json", action="store_true", help="print a JSON list of results")
     venue.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     venue.set_defaults(func=bench_exchange)
-    from techboard.commands.bench_gateway import add_target  # the gateway target (own module)
+    from techboard.commands import bench_gateway, bench_simulation  # targets in own modules
 
-    add_target(targets)
+    bench_gateway.add_target(targets)
+    bench_simulation.add_target(targets)
