@@ -37,6 +37,11 @@ shares = 1_000_000
 [[population]]
 kind = "noise"
 count = 20
+shares = 1_000
+[[population]]
+kind = "value"
+count = 10
+shares = 1_000
 """
 
 
