@@ -91,3 +91,13 @@ def test_bad_scenarios_are_refused_naming_the_key(text, message):
         load_scenario(text)
     assert str(error.value).startswith("<text>: ")
     assert "\n" not in str(error.value)
+
+
+def test_docs_scenarios_md_lists_every_key():
+    from pathlib import Path
+
+    from simulation.scenario import COMMON, POPULATION, SPEC
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    keys = {k for spec in (*SPEC.values(), COMMON, *POPULATION.values()) for k in spec}
+    assert not {k for k in keys if f"| `{k}` |" not in text}
