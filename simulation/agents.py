@@ -11,6 +11,8 @@ and defaults are in simulation.scenario.POPULATION and docs/scenarios.md.
   that many round-trip fee rates, so fees change how much they trade.
 - MomentumTraders: Poisson wakes; buy at the ask when the short moving average of the mids they
   saw is above the long one, else sell at the bid (ABIDES MomentumAgent).
+- InformedTraders: Poisson wakes; they see the fundamental lead_s seconds early and take the
+  touch toward it when it is more than threshold_bp away from the mid.
 - MarketMakers: Poisson wakes; cancel the ladder and quote `levels` levels a side around the mid,
   spaced by the smoothed observed spread, sized by a share of the volume traded since the last
   wake (ABIDES AdaptiveMarketMakerAgent), skewed against inventory and capped in spread.
@@ -64,6 +66,8 @@ def exponential_ns(rng: np.random.Generator, mean_ns: float, n: int | None = Non
 
 class Population(Agent):
     """Participants base, base+1, ...; per-member wake times and client order ids."""
+
+    needs_fundamentals = False  # True: the constructor takes the run's fundamentals too
 
     def __init__(self, participants: np.ndarray, latency_ns: int, seed: int, params: dict):
         """Act for contiguous participant ids with the population's scenario parameters."""
@@ -166,6 +170,7 @@ class ValueTraders(Population):
     """Bayesian fundamental traders on a noisy view of the mean-reverting value."""
 
     agent_class = "value"
+    needs_fundamentals = True
 
     def __init__(self, participants, latency_ns, seed, params, fundamentals: list[Fundamental]):
         """Value traders observing `fundamentals[0]` (the oracle) with noise."""
@@ -394,7 +399,42 @@ class MarketMakers(Population):
                 self.live[mm].discard(c)
 
 
+class InformedTraders(Population):
+    """Traders who learn the fundamental `lead_s` seconds before the rest of the market (news
+    before it is public): on Poisson wakes each takes the touch on the side of the value to come
+    when it differs from the mid by more than `threshold_bp`."""
+
+    agent_class = "informed"
+    needs_fundamentals = True
+
+    def __init__(self, participants, latency_ns, seed, params, fundamentals: list[Fundamental]):
+        """Informed traders reading `fundamentals[0]` ahead of time."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.fundamentals = fundamentals
+
+    def start_day(self, session: Session) -> None:
+        """Draw the first wakes from the open."""
+        self.session = session
+        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Trade at the touch toward the value lead_s ahead, if the gap is wide enough."""
+        p = self.params
+        members = self._due(now)
+        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        top = market.top(0)
+        if not (top.bid and top.ask):
+            return commands(0)
+        mid = (top.bid + top.ask) / 2
+        gap_bp = (self.fundamentals[0].at(now + round(p["lead_s"] * NS_PER_SECOND)) / mid - 1) * 1e4
+        if abs(gap_bp) <= p["threshold_bp"]:
+            return commands(0)
+        buy = np.full(len(members), gap_bp > 0)
+        return self._touch_orders(members, buy, top, self._lots(np.full(len(members), p["size"])))
+
+
 KINDS = {
+    "informed": InformedTraders,
     "noise": NoiseTraders,
     "value": ValueTraders,
     "momentum": MomentumTraders,

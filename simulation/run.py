@@ -29,7 +29,7 @@ from exchange.fees.schedule import RATE_SCALE, FeeSchedule, fill_fees, total
 from exchange.venue.exchange import Exchange, Listing
 from matching_engine.dtypes import EventKind, Phase, Side
 from simulation.agent import LEVEL_DTYPE, NEVER, Agent, InstrumentInfo, Session, Span, Top
-from simulation.agents import KINDS, ValueTraders
+from simulation.agents import KINDS
 from simulation.fundamental import NS_PER_SECOND, Fundamental
 from simulation.negotiation import Negotiation
 from simulation.records import (
@@ -147,7 +147,7 @@ def build_agents(scenario: Scenario, seed: int, fundamentals: list[Fundamental])
         latency = max(1, round(group["latency_us"] * 1_000))
         cls = KINDS[group["kind"]]
         agent_seed = int(stream.generate_state(1)[0])
-        if cls is ValueTraders:
+        if cls.needs_fundamentals:
             agents.append(cls(ids, latency, agent_seed, group, fundamentals))
         else:
             agents.append(cls(ids, latency, agent_seed, group))

@@ -102,7 +102,7 @@ SPEC: dict[str, dict[str, Key]] = {
     },
 }
 COMMON: dict[str, Key] = {
-    "kind": Key(str, None, "noise, value, momentum, market_maker", "agent type"),
+    "kind": Key(str, None, "informed, noise, value, momentum, market_maker", "agent type"),
     "count": Key(int, 1, ">= 1", "participants of this population", _positive),
     "latency_us": Key(NUMBER, 100.0, "> 0", "one-way latency to the venue, us", _positive),
     "cash": Key(int, 10_000_000_000, ">= 0", "cash per participant, 1/10000 CNY", _not_negative),
@@ -111,6 +111,16 @@ COMMON: dict[str, Key] = {
     "assets": Key(int, 10_000_000_000, ">= 0", "declared assets (investor gate)", _not_negative),
 }
 POPULATION: dict[str, dict[str, Key]] = {
+    "informed": {
+        "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between wakes (Poisson), s", _positive),
+        "lead_s": Key(
+            NUMBER, 300.0, ">= 0", "how far ahead they see the fundamental, s", _not_negative
+        ),
+        "threshold_bp": Key(
+            NUMBER, 20.0, ">= 0", "smallest gap to the mid they trade on, bp", _not_negative
+        ),
+        "size": Key(int, 500, ">= 1", "order size, shares (rounded to whole lots)", _positive),
+    },
     "noise": {
         "from": Key(str, "09:00", "HH:MM[:SS] local", "earliest wake (one order a day)", _time),
         "until": Key(str, "16:00", "HH:MM[:SS] local", "latest wake", _time),
