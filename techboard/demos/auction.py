@@ -18,7 +18,7 @@ with app.setup:
 
     from matching_engine.dtypes import Side, TieBreak
     from techboard.commands.auction import uncross_orders
-    from techboard.demos.text import bilingual, title
+    from techboard.demos.text import bilingual, grid, title
 
     TICK = 100  # 0.01 CNY in price units
     CNY = 10_000  # price units per CNY
@@ -184,10 +184,10 @@ def _(orders, result):
     why = [
         {
             "价格 price": price_text(p),
-            "买量≥价 demand": int(d),
-            "卖量≤价 supply": int(s),
-            "可成交 volume": int(v),
-            "剩余 imbalance": int(i),
+            "买量≥价 demand": f"{int(d):,}",
+            "卖量≤价 supply": f"{int(s):,}",
+            "可成交 volume": f"{int(v):,}",
+            "剩余 imbalance": f"{int(i):,}",
             "开盘价 chosen": "◀" if result["price"] == price_text(p) else "",
         }
         for p, d, s, v, i in zip(
@@ -211,7 +211,7 @@ def _(orders, result):
                 3. still tied, the tie-break: the matching engine chose **{result["price"]}**.
                 """,
             ),
-            mo.ui.table(why, selection=None, pagination=False, label="每个申报价位 each price"),
+            grid(why),
         ]
     )
     return (most,)
@@ -229,8 +229,8 @@ def _(orders, result):
             "订单 order": oid,
             "方向 side": "买 buy" if side_ == Side.BUY else "卖 sell",
             "限价 limit": price_text(p),
-            "数量 shares": q,
-            "成交 filled": result["fills"][oid],
+            "数量 shares": f"{q:,}",
+            "成交 filled": f"{result['fills'][oid]:,}",
             "结果 result": status(result["fills"][oid], q),
         }
         for oid, side_, p, q in sorted(
@@ -246,7 +246,7 @@ def _(orders, result):
                 "Buys above and sells below the price fill in full; orders exactly at the price "
                 "fill in time order, the last ones partly or not at all.",
             ),
-            mo.ui.table(fills, selection=None, pagination=False, label="按优先顺序 by priority"),
+            grid(fills),
         ]
     )
     return

@@ -21,7 +21,7 @@ with app.setup:
     from matching_engine.commands import batch, cancel, new
     from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
     from matching_engine.reasons import Reason
-    from techboard.demos.text import bilingual, title
+    from techboard.demos.text import bilingual, grid, title
 
     CNY = 10_000  # price units per CNY
     BAND = BookSpec(lo=99_000, hi=101_000, tick=100)  # 9.90 .. 10.10 CNY on the 0.01 tick
@@ -213,7 +213,7 @@ def _(engine):
         [
             mo.md("## 五档行情 · Level-2 view"),
             mo.hstack(
-                [mo.ui.table(rows, selection=None, pagination=False), mo.as_html(figure)],
+                [grid(rows), mo.as_html(figure)],
                 widths=[1, 1],
             ),
         ]
@@ -240,9 +240,7 @@ def _(events):
     mo.vstack(
         [
             mo.md("## 成交记录 · Trade tape"),
-            mo.ui.table(tape, selection=None, pagination=False)
-            if tape
-            else mo.md("_还没有成交 no trades yet_"),
+            grid(tape) if tape else mo.md("_还没有成交 no trades yet_"),
         ]
     )
     return

@@ -27,7 +27,7 @@ with app.setup:
         load_support,
     )
     from techboard.commands.costs import chart, cny, table
-    from techboard.demos.text import bilingual, title
+    from techboard.demos.text import bilingual, grid, title
 
     YEARS = 5
     BOARDS = {name: load_board_schedule(name) for name in ("standard", "techboard")}
@@ -151,7 +151,7 @@ def _(firm, sums):
                 科技板五年少花 the tech board saves **{cny(saved)}** 元 CNY over five years
                 """
             ),
-            mo.ui.table(rows, selection=None, pagination=False),
+            grid(rows),
         ]
     )
     return (saved,)

@@ -21,7 +21,7 @@ with app.setup:
     from studies.report import ScenarioInfo, legal_status, write_report
     from studies.runner import RunOutcome, ScenarioSpec, run_study
     from techboard.demos.memo import shared
-    from techboard.demos.text import bilingual, title
+    from techboard.demos.text import bilingual, grid, title
 
     BOARDS = {  # scenario name -> (board preset, Chinese, English)
         "continuous": ("star", "连续竞价（科创板规则）", "continuous trading (STAR rules)"),
@@ -179,7 +179,7 @@ def _(rows):
     mo.vstack(
         [
             mo.md("## 结果 · Results (mean over seeds)"),
-            mo.ui.table(headline, selection=None, pagination=False),
+            grid(headline),
             mo.md(
                 "\n".join(
                     f"- **{name}** ({BOARDS[name][0]}): {legal_status(BOARDS[name][0])}"
@@ -218,16 +218,10 @@ def _(charts, chosen):
 
 @app.cell
 def _(rows):
-    cells = table(rows)
-    mo.accordion(
-        {
-            "全部指标 · every metric (studies.compare)": mo.ui.table(
-                [dict(zip(cells[0], line, strict=True)) for line in cells[1:]],
-                selection=None,
-                pagination=False,
-            )
-        }
-    )
+    header, *lines = table(rows)
+    header[-1] = "95% CI of the difference"  # the mean's CI is the other "95% CI"
+    every = [dict(zip(header, line, strict=True)) for line in lines]
+    mo.accordion({"全部指标 · every metric (studies.compare)": grid(every)})
     return
 
 

@@ -18,3 +18,13 @@ def bilingual(chinese: str, english: str) -> mo.Html:
 def title(chinese: str, english: str) -> mo.Html:
     """Return a demo's heading: the Chinese title over the English one."""
     return mo.md(f"# {chinese}\n### {english}")
+
+
+def grid(rows: list[dict[str, object]]) -> mo.Html:
+    """Return rows (dicts with the same keys, in column order) as a static table."""
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = (str(row[key]).replace("|", "\\|") for key in header)
+        lines.append("| " + " | ".join(cells) + " |")
+    return mo.md("\n".join(lines))

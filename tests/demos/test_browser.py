@@ -103,15 +103,17 @@ def browser() -> Iterator:
 
 
 @pytest.fixture
-def served(request) -> Iterator[str]:
+def served(request, tmp_path) -> Iterator[str]:
     """Serve one demo with `techboard demo NAME --port P`; yield its address; stop it."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "techboard.cli", "demo", request.param, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = tmp_path / "server.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "techboard.cli", "demo", request.param, "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + SERVE_S
         while True:
@@ -120,16 +122,24 @@ def served(request) -> Iterator[str]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"demo {request.param}: no server on port {port}")
+                    tail = log.read_text()[-2000:]
+                    pytest.fail(f"demo {request.param}: no server on port {port}:\n{tail}")
                 time.sleep(0.1)
         yield f"http://{LOOPBACK}:{port}"
     finally:
+        stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop a server and every process it started (its process group)."""
+    try:
         os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        server.wait(timeout=10)
+    except ProcessLookupError:
+        server.wait()
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
 
 
 @pytest.mark.parametrize("served", list(CHECKS), indirect=True)

@@ -1,8 +1,10 @@
-"""The demos' process-wide memo: one computation per arguments, shared by redefinitions."""
+"""The demos' helpers: the process-wide memo (one computation per arguments, shared by
+redefinitions) and the static table."""
 
 from __future__ import annotations
 
 from techboard.demos import memo
+from techboard.demos.text import grid
 
 
 def test_a_result_is_computed_once_and_shared_by_a_redefinition():
@@ -30,3 +32,10 @@ def test_the_oldest_results_go_first():
     kept(memo.KEPT)
     kept(0)
     assert calls == [*range(memo.KEPT + 1), 0]
+
+
+def test_a_grid_is_a_table_with_the_keys_as_header():
+    html = grid([{"价格 price": "10.01", "queue": "S2 | S3"}, {"价格 price": "10.02", "queue": ""}])
+    assert html.text.count("<tr>") == 3
+    assert "<th>价格 price</th>" in html.text
+    assert "S2 | S3" in html.text  # a bar in a cell stays in its cell
