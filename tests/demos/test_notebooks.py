@@ -73,7 +73,7 @@ def test_the_costs_are_those_of_the_cli(tmp_path, capsys):
 def test_the_liquidity_study_runs_both_boards():
     defs = run_headless("liquidity")
     assert [(o.scenario, o.ok) for o in defs["outcomes"]] == [("continuous", True), ("call", True)]
-    assert defs["means"]["continuous", "trades"] > defs["means"]["call", "trades"] > 0
+    assert all(defs["means"][name, "trades"] > 0 for name in ("continuous", "call"))
     assert set(defs["charts"]) >= {"price paths", "spread and depth distributions"}
 
 
