@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import math
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,7 @@ from simulation.records import (
     RunRecords,
     joined,
 )  # fmt: skip
-from simulation.scenario import Scenario, write_board
+from simulation.scenario import Scenario, load_scenario, write_board
 
 ROUND_TRIP_SHARES = 1_000  # the order size InstrumentInfo.round_trip_fee is quoted for
 
@@ -153,6 +154,37 @@ def build_agents(scenario: Scenario, seed: int, fundamentals: list[Fundamental])
             agents.append(cls(ids, latency, agent_seed, group))
         base += group["count"]
     return agents
+
+
+# A tiny market that runs the kernels of a day (warm_up).
+WARM_UP = """
+name = "warm-up"
+[board]
+preset = "star"
+[[instruments]]
+symbol = "W"
+previous_close = 100_000
+shares = 1_000_000
+[[population]]
+kind = "noise"
+count = 20
+shares = 1_000
+[[population]]
+kind = "value"
+count = 10
+shares = 1_000
+"""
+
+
+def warm_up() -> float:
+    """Run tiny scenarios (a book and a negotiation desk) so that the numba kernels of a run
+    are compiled (the first time after an install, about a minute) or loaded from the cache;
+    return the seconds it took."""
+    start = time.perf_counter()
+    simulate(load_scenario(WARM_UP), 0)
+    negotiated = WARM_UP.replace('preset = "star"', 'preset = "regional"')
+    simulate(load_scenario(negotiated.replace("shares = 1_000\n", "shares = 10_000\n")), 0)
+    return time.perf_counter() - start
 
 
 def simulate(

@@ -21,33 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simulation.run import simulate
+from simulation.run import simulate, warm_up
 from simulation.scenario import load_scenario
 from studies.runner import ScenarioSpec, run_study
 
 DEFAULT = ("rmsc-like", "regional-today", "techboard-proposed")
-WARM_UP = """
-name = "warm-up"
-[board]
-preset = "star"
-[[instruments]]
-symbol = "W"
-previous_close = 100_000
-shares = 1_000_000
-[[population]]
-kind = "noise"
-count = 20
-shares = 1_000
-[[population]]
-kind = "value"
-count = 10
-shares = 1_000
-"""
 
 
 def measure(name: str) -> dict[str, Any]:
     """Run seed 0 of a scenario after a warm-up; return its time, load and peak memory."""
-    simulate(load_scenario(WARM_UP), 0)
+    warm_up()
     scenario = load_scenario(name)
     start = time.perf_counter()
     records = simulate(scenario, 0)

@@ -10,6 +10,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from simulation.run import warm_up
 from simulation.scenario import ScenarioError, load_scenario
 from studies.compare import compare, format_table, table
 from studies.report import ScenarioInfo, write_report
@@ -101,6 +102,10 @@ def run_scenarios(
     if baseline not in {spec.name for spec in specs}:
         print(f"techboard study: baseline {baseline!r} is not among the scenarios", file=sys.stderr)
         return 2
+    if scheduler is None:  # compile the kernels once here, not in every worker at once
+        print("loading the numba kernels (compiled on the first run after an install)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        print(f"  ready in {warm_up():.1f}s", file=sys.stderr, flush=True)
     start = time.perf_counter()
     outcomes = run_study(specs, range(seeds), out, workers=workers, scheduler=scheduler)
     wall = time.perf_counter() - start

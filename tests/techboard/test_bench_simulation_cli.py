@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from simulation.run import WARM_UP
 from techboard.cli import main
-from techboard.commands.bench_simulation import WARM_UP
 
 KEYS = {"scenario", "wall_s", "events", "orders", "cancels", "fills", "peak_mib"}
 
