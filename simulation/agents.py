@@ -13,6 +13,9 @@ and defaults are in simulation.scenario.POPULATION and docs/scenarios.md.
   saw is above the long one, else sell at the bid (ABIDES MomentumAgent).
 - InformedTraders: Poisson wakes; they see the fundamental lead_s seconds early and take the
   touch toward it when it is more than threshold_bp away from the mid.
+- ConvertibleTraders: Poisson wakes; they value a convertible bond on the lattice
+  (instruments.convertible_lattice) from the share's mid and take a touch that is more than
+  threshold_bp off the value, else quote threshold_bp away from it.
 - MarketMakers: Poisson wakes; cancel the ladder and quote `levels` levels a side around the mid,
   spaced by the smoothed observed spread, sized by a share of the volume traded since the last
   wake (ABIDES AdaptiveMarketMakerAgent), skewed against inventory and capped in spread.
@@ -21,12 +24,17 @@ and defaults are in simulation.scenario.POPULATION and docs/scenarios.md.
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
+from instruments.convertible_lattice import value_lattice
+from instruments.terms import ConvertibleTerms, example_path, load_terms
+from instruments.valuation import Market
 from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
-from simulation.agent import NEVER, Agent, MarketView, Session, Top
+from simulation.agent import NEVER, Agent, InstrumentInfo, MarketView, Session, Top
 from simulation.fundamental import NS_PER_SECOND, Fundamental
 from simulation.records import joined
 
@@ -40,6 +48,8 @@ SIZE_CDF = np.cumsum(SIZE_WEIGHTS / SIZE_WEIGHTS.sum())
 SIZE_CDF /= SIZE_CDF[-1]
 TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
+PRICE_UNIT = 10_000  # price units per CNY
+LOCAL = ZoneInfo("Asia/Shanghai")  # the exchange's time zone (a session's midnight is local)
 
 
 def order_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -166,7 +176,46 @@ class NoiseTraders(Population):
         return self._touch_orders(members, buy, market.top(0), size)
 
 
-class ValueTraders(Population):
+class OneOrderEach(Population):
+    """Members with at most one live order each: `live` holds its client order id (0: none),
+    cleared when the venue says the order is done."""
+
+    def __init__(self, participants, latency_ns, seed, params):
+        """Members with no live order."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.live = np.zeros(self.n, np.int64)
+
+    def _cancel_live(self, members: np.ndarray) -> np.ndarray:
+        """Return cancels of the members' live orders (and forget them)."""
+        live = members[self.live[members] > 0]
+        rows = self._cancels(live, self.live[live])
+        self.live[live] = 0
+        return rows
+
+    def on_events(self, events: np.ndarray) -> None:
+        """Forget orders that are done (filled, cancelled, expired, refused)."""
+        for contra, owner, cid, leaves in (
+            (False, events["owner"], events["client_order_id"], events["leaves"]),
+            (True, events["contra_owner"], events["contra_client_order_id"],
+             events["contra_leaves"]),
+        ):  # fmt: skip
+            m = owner - self.base
+            inside = (m >= 0) & (m < self.n)
+            if contra:  # contra fields are set on trades only
+                inside &= events["kind"] == TRADE
+            done = inside & ((events["kind"] != ACCEPTED) & (events["kind"] != REPLACED))
+            done &= (leaves == 0) | (events["kind"] != TRADE)
+            mm = m[done]
+            hit = self.live[mm] == cid[done]
+            self.live[mm[hit]] = 0
+
+    def end_day(self) -> None:
+        """The venue expired every day order."""
+        super().end_day()
+        self.live[:] = 0
+
+
+class ValueTraders(OneOrderEach):
     """Bayesian fundamental traders on a noisy view of the mean-reverting value."""
 
     agent_class = "value"
@@ -176,7 +225,6 @@ class ValueTraders(Population):
         """Value traders observing `fundamentals[0]` (the oracle) with noise."""
         super().__init__(participants, latency_ns, seed, params)
         self.fundamentals = fundamentals
-        self.live = np.zeros(self.n, np.int64)  # client order id of the live order, 0: none
         self.r_t = np.zeros(self.n)
         self.sigma_t = np.zeros(self.n)
         self.prev = np.zeros(self.n, np.int64)
@@ -196,9 +244,7 @@ class ValueTraders(Population):
         members = self._due(now)
         p, f = self.params, self.fundamentals[0]
         self._reschedule(members, now, 1.0 / p["lambda_a"])
-        live = members[self.live[members] > 0]
-        out = [self._cancels(live, self.live[live])]
-        self.live[live] = 0
+        out = [self._cancel_live(members)]
         # variances in price units squared: ABIDES' sigma_n (r_bar / 100) and the ValueAgent's
         # default sigma_s (100,000) are in cents squared
         sigma_n = (p["sigma_n"] or f.r_bar / f.scale / 100) * f.scale**2
@@ -244,28 +290,6 @@ class ValueTraders(Population):
         self.live[members] = ids
         out.append(rows)
         return joined(out, ORDER_DTYPE)
-
-    def on_events(self, events: np.ndarray) -> None:
-        """Forget orders that are done (filled, cancelled, expired, refused)."""
-        for contra, owner, cid, leaves in (
-            (False, events["owner"], events["client_order_id"], events["leaves"]),
-            (True, events["contra_owner"], events["contra_client_order_id"],
-             events["contra_leaves"]),
-        ):  # fmt: skip
-            m = owner - self.base
-            inside = (m >= 0) & (m < self.n)
-            if contra:  # contra fields are set on trades only
-                inside &= events["kind"] == TRADE
-            done = inside & ((events["kind"] != ACCEPTED) & (events["kind"] != REPLACED))
-            done &= (leaves == 0) | (events["kind"] != TRADE)
-            mm = m[done]
-            hit = self.live[mm] == cid[done]
-            self.live[mm[hit]] = 0
-
-    def end_day(self) -> None:
-        """The venue expired every day order."""
-        super().end_day()
-        self.live[:] = 0
 
 
 class MomentumTraders(Population):
@@ -433,7 +457,82 @@ class InformedTraders(Population):
         return self._touch_orders(members, buy, top, self._lots(np.full(len(members), p["size"])))
 
 
+class ConvertibleTraders(OneOrderEach):
+    """Traders of a convertible bond who value it on the instruments package's lattice from the
+    underlying share's mid, each with its own view (the value times 1 + N(0, view_bp)): on
+    Poisson wakes each cancels its order, then buys (sells) at the bond's touch when it is more
+    than threshold_bp below (above) its value, else posts a limit threshold_bp away from its
+    value on a random side."""
+
+    agent_class = "convertible"
+
+    def __init__(self, participants, latency_ns, seed, params):
+        """Convertible traders with the scenario's terms file and market assumptions."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.terms = convertible_terms(params["terms"])
+        self.view = 1 + self.rng.normal(0.0, params["view_bp"] / 1e4, self.n)  # own valuations
+        self.bond = self.stock = 0
+        self.date = datetime.date.min
+
+    def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
+        """Find the bond and its underlying among the listed instruments."""
+        super().start(instruments)
+        index = {x.symbol: x.index for x in instruments}
+        self.bond, self.stock = index[self.terms.symbol], index[self.terms.underlying]
+
+    def start_day(self, session: Session) -> None:
+        """Draw the first wakes from the open; the valuation date is the trading day."""
+        self.session = session
+        self.date = datetime.datetime.fromtimestamp(session.midnight / NS_PER_SECOND, LOCAL).date()
+        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
+
+    def value(self, market: MarketView) -> float:
+        """Return the bond's lattice value per bond (price units) at the share's mid."""
+        p, share = self.params, market.top(self.stock)
+        spot = (share.bid + share.ask) / 2 if share.bid and share.ask else share.last
+        spot = spot or self.instruments[self.stock].previous_close
+        inputs = Market(
+            spot / PRICE_UNIT, p["volatility"], p["rate"], p["credit_spread"], self.date
+        )
+        return value_lattice(self.terms, inputs, p["steps"]).value * PRICE_UNIT
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Cancel, value the bond, take a mispriced touch or quote around the value."""
+        p, info = self.params, self.instruments[self.bond]
+        members = self._due(now)
+        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        out = [self._cancel_live(members)]
+        value = self.value(market) * self.view[members]
+        bond, edge = market.top(self.bond), value * p["threshold_bp"] / 1e4
+        cheap = (bond.ask > 0) & (bond.ask < value - edge)
+        dear = ~cheap & (bond.bid > value + edge)
+        buy = np.where(cheap | dear, cheap, self.rng.random(len(members)) < 0.5)
+        price = np.where(
+            cheap, bond.ask, np.where(dear, bond.bid, value + np.where(buy, -edge, edge))
+        )
+        rows = commands(len(members))
+        rows["participant"] = members + self.base
+        rows["instrument"] = self.bond
+        rows["side"] = np.where(buy, BUY, SELL)
+        rows["price"] = np.maximum(info.tick, np.rint(price / info.tick) * info.tick)
+        rows["quantity"] = max(info.lot, p["size"] // info.lot * info.lot)
+        rows["client_order_id"] = ids = self._ids(members)
+        self.live[members] = ids
+        out.append(rows)
+        return joined(out, ORDER_DTYPE)
+
+
+def convertible_terms(name: str) -> ConvertibleTerms:
+    """Return the convertible terms in a file (a path, or a file shipped in instruments/data)."""
+    path = Path(name) if Path(name).is_file() else example_path(name)
+    (terms,) = load_terms(path)
+    if not isinstance(terms, ConvertibleTerms):
+        raise ValueError(f"{path}: not a convertible bond's terms")
+    return terms
+
+
 KINDS = {
+    "convertible": ConvertibleTraders,
     "informed": InformedTraders,
     "noise": NoiseTraders,
     "value": ValueTraders,

@@ -102,7 +102,12 @@ SPEC: dict[str, dict[str, Key]] = {
     },
 }
 COMMON: dict[str, Key] = {
-    "kind": Key(str, None, "informed, noise, value, momentum, market_maker", "agent type"),
+    "kind": Key(
+        str,
+        None,
+        ", ".join(("convertible", "informed", "noise", "value", "momentum", "market_maker")),
+        "agent type",
+    ),
     "count": Key(int, 1, ">= 1", "participants of this population", _positive),
     "latency_us": Key(NUMBER, 100.0, "> 0", "one-way latency to the venue, us", _positive),
     "cash": Key(int, 10_000_000_000, ">= 0", "cash per participant, 1/10000 CNY", _not_negative),
@@ -111,6 +116,30 @@ COMMON: dict[str, Key] = {
     "assets": Key(int, 10_000_000_000, ">= 0", "declared assets (investor gate)", _not_negative),
 }
 POPULATION: dict[str, dict[str, Key]] = {
+    "convertible": {
+        "terms": Key(
+            str,
+            "convertible.toml",
+            "a terms file (or one in instruments/data)",
+            "the bond's terms; its symbol and underlying must be listed",
+        ),
+        "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between wakes (Poisson), s", _positive),
+        "threshold_bp": Key(
+            NUMBER, 50.0, ">= 0", "distance from the value to quote or take, bp", _not_negative
+        ),
+        "size": Key(int, 10, ">= 1", "order size, bonds (rounded to whole lots)", _positive),
+        "view_bp": Key(
+            NUMBER, 100.0, ">= 0", "how much their valuations differ (std), bp", _not_negative
+        ),
+        "volatility": Key(
+            NUMBER, 0.35, ">= 0", "the share's annual volatility they assume", _not_negative
+        ),
+        "rate": Key(NUMBER, 0.02, "any", "risk-free rate, continuous, decimal"),
+        "credit_spread": Key(
+            NUMBER, 0.03, ">= 0", "issuer's credit spread, decimal", _not_negative
+        ),
+        "steps": Key(int, 200, ">= 2", "lattice steps", lambda x: x >= 2),
+    },
     "informed": {
         "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between wakes (Poisson), s", _positive),
         "lead_s": Key(
@@ -277,6 +306,8 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
             filled["max_size"] >= filled["min_size"] and filled["long"] > filled["short"]
         ):
             raise ScenarioError(f"{source}: {where}: need max_size >= min_size, long > short")
+        if kind == "convertible":
+            _check_convertible(source, where, filled["terms"], listed, top["start"])
         groups.append(filled)
     scenario = Scenario(
         name=top["name"] or stem, source=source, description=top["description"],
@@ -344,6 +375,29 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _check_convertible(
+    source: str, where: str, name: str, listed: tuple[dict, ...], start: str
+) -> None:
+    """Refuse convertible traders whose terms do not load, name instruments not listed, or
+    whose bond is not alive on the first day."""
+    from instruments.terms import TermsError
+    from simulation.agents import convertible_terms
+
+    try:
+        terms = convertible_terms(name)
+    except (TermsError, ValueError, OSError) as error:
+        raise ScenarioError(f"{source}: {where}.terms: {error}") from None
+    classes = {x["symbol"]: x["class"] for x in listed}
+    if classes.get(terms.symbol) != "convertible_bond" or terms.underlying not in classes:
+        raise ScenarioError(
+            f"{source}: {where}.terms: list the bond {terms.symbol} (class convertible_bond) "
+            f"and its share {terms.underlying} among the instruments"
+        )
+    if not terms.issue_date <= datetime.date.fromisoformat(start) < terms.maturity_date:
+        raise ScenarioError(f"{source}: {where}.terms: start {start} is outside the bond's life "
+                            f"{terms.issue_date}..{terms.maturity_date}")  # fmt: skip
 
 
 def write_board(scenario: Scenario, directory: Path) -> Path:

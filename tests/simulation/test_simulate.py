@@ -155,3 +155,56 @@ def test_the_round_trip_rule_holds_for_agents():
         today = trades[trades["day"] == day]
         assert not set(today["buyer"].tolist()) & set(today["seller"].tolist())
     assert np.isin(records.orders["reason"], [251, 252]).any()
+
+
+CONVERTIBLE = """
+name = "small-convertible"
+start = "2025-09-22"
+[board]
+preset = "star"
+[[instruments]]
+symbol = "TB0001"
+previous_close = 100_000
+shares = 1_000_000
+[[instruments]]
+symbol = "TB1001"
+class = "convertible_bond"
+previous_close = 1_150_000
+shares = 100_000
+[[population]]
+kind = "value"
+count = 10
+lambda_a = 1e-11
+shares = 10_000
+[[population]]
+kind = "convertible"
+count = 6
+wake_s = 30
+shares = 1_000
+"""
+
+
+def test_convertible_traders_trade_the_bond_near_its_lattice_value():
+    import datetime
+
+    from instruments.convertible_lattice import value_lattice
+    from instruments.terms import example_path, load_terms
+    from instruments.valuation import Market
+
+    records = simulate(load_scenario(CONVERTIBLE), 0)
+    bond = records.trades[records.trades["instrument"] == 1]
+    assert len(bond) > 50
+    assert (bond["price"] % 10 == 0).all() and (bond["quantity"] % 10 == 0).all()
+    (terms,) = load_terms(example_path("convertible.toml"))
+    share = records.trades[records.trades["instrument"] == 0]["price"].mean() / 10_000
+    value = value_lattice(terms, Market(share, 0.35, 0.02, 0.03, datetime.date(2025, 9, 22)), 200)
+    assert abs(bond["price"].mean() / 10_000 / value.value - 1) < 0.03
+
+
+def test_convertible_traders_need_their_bond_listed_and_alive():
+    from simulation.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="list the bond TB1001"):
+        load_scenario(CONVERTIBLE.replace('symbol = "TB1001"', 'symbol = "XX1001"'))
+    with pytest.raises(ScenarioError, match="outside the bond's life"):
+        load_scenario(CONVERTIBLE.replace("2025-09-22", "2025-03-03"))
