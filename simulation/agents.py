@@ -13,9 +13,10 @@ and defaults are in simulation.scenario.POPULATION and docs/scenarios.md.
   saw is above the long one, else sell at the bid (ABIDES MomentumAgent).
 - InformedTraders: Poisson wakes; they see the fundamental lead_s seconds early and take the
   touch toward it when it is more than threshold_bp away from the mid.
-- ConvertibleTraders: Poisson wakes; they value a convertible bond on the lattice
-  (instruments.convertible_lattice) from the share's mid and take a touch that is more than
-  threshold_bp off the value, else quote threshold_bp away from it.
+- ConvertibleTraders, PreferredTraders: Poisson wakes; they value a convertible bond on the
+  lattice (instruments.convertible_lattice) from the share's mid, or a preferred share by its
+  discounted dividends (instruments.preferred), each with its own view, and take a touch that
+  is more than threshold_bp off their value, else quote threshold_bp away from it.
 - MarketMakers: Poisson wakes; cancel the ladder and quote `levels` levels a side around the mid,
   spaced by the smoothed observed spread, sized by a share of the volume traded since the last
   wake (ABIDES AdaptiveMarketMakerAgent), skewed against inventory and capped in spread.
@@ -31,7 +32,8 @@ import numpy as np
 
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
 from instruments.convertible_lattice import value_lattice
-from instruments.terms import ConvertibleTerms, example_path, load_terms
+from instruments.preferred import value_preferred
+from instruments.terms import ConvertibleTerms, PreferredTerms, example_path, load_terms
 from instruments.valuation import Market
 from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
 from simulation.agent import NEVER, Agent, InstrumentInfo, MarketView, Session, Top
@@ -457,34 +459,73 @@ class InformedTraders(Population):
         return self._touch_orders(members, buy, top, self._lots(np.full(len(members), p["size"])))
 
 
-class ConvertibleTraders(OneOrderEach):
-    """Traders of a convertible bond who value it on the instruments package's lattice from the
-    underlying share's mid, each with its own view (the value times 1 + N(0, view_bp)): on
-    Poisson wakes each cancels its order, then buys (sells) at the bond's touch when it is more
-    than threshold_bp below (above) its value, else posts a limit threshold_bp away from its
-    value on a random side."""
-
-    agent_class = "convertible"
+class ValuationTraders(OneOrderEach):
+    """Traders of one instrument who value it with the instruments package, each with its own
+    view (the value times 1 + N(0, view_bp)): on Poisson wakes each cancels its order, then buys
+    (sells) at the touch when it is more than threshold_bp below (above) its value, else posts
+    a limit threshold_bp away from its value on a random side. Subclasses say what they trade
+    (`start`) and what it is worth (`value`)."""
 
     def __init__(self, participants, latency_ns, seed, params):
-        """Convertible traders with the scenario's terms file and market assumptions."""
+        """Valuation traders with the scenario's parameters and their own views."""
         super().__init__(participants, latency_ns, seed, params)
-        self.terms = convertible_terms(params["terms"])
-        self.view = 1 + self.rng.normal(0.0, params["view_bp"] / 1e4, self.n)  # own valuations
-        self.bond = self.stock = 0
+        self.view = 1 + self.rng.normal(0.0, params["view_bp"] / 1e4, self.n)
+        self.target = 0  # index of the instrument traded
         self.date = datetime.date.min
-
-    def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
-        """Find the bond and its underlying among the listed instruments."""
-        super().start(instruments)
-        index = {x.symbol: x.index for x in instruments}
-        self.bond, self.stock = index[self.terms.symbol], index[self.terms.underlying]
 
     def start_day(self, session: Session) -> None:
         """Draw the first wakes from the open; the valuation date is the trading day."""
         self.session = session
         self.date = datetime.datetime.fromtimestamp(session.midnight / NS_PER_SECOND, LOCAL).date()
         self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
+
+    def value(self, market: MarketView) -> float:
+        """Return the instrument's value now, price units."""
+        raise NotImplementedError
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Cancel, value, take a mispriced touch or quote around the value."""
+        p, info = self.params, self.instruments[self.target]
+        members = self._due(now)
+        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        out = [self._cancel_live(members)]
+        value = self.value(market) * self.view[members]
+        top, edge = market.top(self.target), value * p["threshold_bp"] / 1e4
+        cheap = (top.ask > 0) & (top.ask < value - edge)
+        dear = ~cheap & (top.bid > value + edge)
+        buy = np.where(cheap | dear, cheap, self.rng.random(len(members)) < 0.5)
+        price = np.where(
+            cheap, top.ask, np.where(dear, top.bid, value + np.where(buy, -edge, edge))
+        )
+        rows = commands(len(members))
+        rows["participant"] = members + self.base
+        rows["instrument"] = self.target
+        rows["side"] = np.where(buy, BUY, SELL)
+        rows["price"] = np.maximum(info.tick, np.rint(price / info.tick) * info.tick)
+        rows["quantity"] = max(info.lot, p["size"] // info.lot * info.lot)
+        rows["client_order_id"] = ids = self._ids(members)
+        self.live[members] = ids
+        out.append(rows)
+        return joined(out, ORDER_DTYPE)
+
+
+class ConvertibleTraders(ValuationTraders):
+    """Valuation traders of a convertible bond: its value on the lattice
+    (instruments.convertible_lattice) at the underlying share's mid."""
+
+    agent_class = "convertible"
+
+    def __init__(self, participants, latency_ns, seed, params):
+        """Convertible traders with the scenario's terms file and market assumptions."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.terms = model_terms(params["terms"], ConvertibleTerms)
+        self.stock = 0
+
+    def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
+        """Find the bond and its underlying among the listed instruments."""
+        super().start(instruments)
+        index = {x.symbol: x.index for x in instruments}
+        self.target, self.stock = index[self.terms.symbol], index[self.terms.underlying]
 
     def value(self, market: MarketView) -> float:
         """Return the bond's lattice value per bond (price units) at the share's mid."""
@@ -496,43 +537,48 @@ class ConvertibleTraders(OneOrderEach):
         )
         return value_lattice(self.terms, inputs, p["steps"]).value * PRICE_UNIT
 
-    def wake(self, now: int, market: MarketView) -> np.ndarray:
-        """Cancel, value the bond, take a mispriced touch or quote around the value."""
-        p, info = self.params, self.instruments[self.bond]
-        members = self._due(now)
-        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
-        out = [self._cancel_live(members)]
-        value = self.value(market) * self.view[members]
-        bond, edge = market.top(self.bond), value * p["threshold_bp"] / 1e4
-        cheap = (bond.ask > 0) & (bond.ask < value - edge)
-        dear = ~cheap & (bond.bid > value + edge)
-        buy = np.where(cheap | dear, cheap, self.rng.random(len(members)) < 0.5)
-        price = np.where(
-            cheap, bond.ask, np.where(dear, bond.bid, value + np.where(buy, -edge, edge))
-        )
-        rows = commands(len(members))
-        rows["participant"] = members + self.base
-        rows["instrument"] = self.bond
-        rows["side"] = np.where(buy, BUY, SELL)
-        rows["price"] = np.maximum(info.tick, np.rint(price / info.tick) * info.tick)
-        rows["quantity"] = max(info.lot, p["size"] // info.lot * info.lot)
-        rows["client_order_id"] = ids = self._ids(members)
-        self.live[members] = ids
-        out.append(rows)
-        return joined(out, ORDER_DTYPE)
+
+class PreferredTraders(ValuationTraders):
+    """Valuation traders of a preferred share: its dividends discounted at the rate plus the
+    issuer's spread, net of the issuer's call (instruments.preferred)."""
+
+    agent_class = "preferred"
+
+    def __init__(self, participants, latency_ns, seed, params):
+        """Preferred-share traders with the scenario's terms file and rates."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.terms = model_terms(params["terms"], PreferredTerms)
+        self.worth = 0.0
+
+    def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
+        """Find the preferred share among the listed instruments."""
+        super().start(instruments)
+        self.target = {x.symbol: x.index for x in instruments}[self.terms.symbol]
+
+    def start_day(self, session: Session) -> None:
+        """Value the share for the day (it does not move with the common share)."""
+        super().start_day(session)
+        p = self.params
+        self.worth = value_preferred(self.terms, p["rate"], p["credit_spread"], self.date).value
+
+    def value(self, market: MarketView) -> float:
+        """Return the day's value per share, price units."""
+        return self.worth * PRICE_UNIT
 
 
-def convertible_terms(name: str) -> ConvertibleTerms:
-    """Return the convertible terms in a file (a path, or a file shipped in instruments/data)."""
+def model_terms(name: str, kind: type) -> ConvertibleTerms | PreferredTerms:
+    """Return the terms in a file (a path, or a file shipped in instruments/data) if they are
+    of `kind`; ValueError otherwise."""
     path = Path(name) if Path(name).is_file() else example_path(name)
     (terms,) = load_terms(path)
-    if not isinstance(terms, ConvertibleTerms):
-        raise ValueError(f"{path}: not a convertible bond's terms")
+    if not isinstance(terms, kind):
+        raise ValueError(f"{path}: not the terms of a {kind.__name__.removesuffix('Terms')}")
     return terms
 
 
 KINDS = {
     "convertible": ConvertibleTraders,
+    "preferred": PreferredTraders,
     "informed": InformedTraders,
     "noise": NoiseTraders,
     "value": ValueTraders,

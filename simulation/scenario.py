@@ -140,6 +140,26 @@ POPULATION: dict[str, dict[str, Key]] = {
         ),
         "steps": Key(int, 200, ">= 2", "lattice steps", lambda x: x >= 2),
     },
+    "preferred": {
+        "terms": Key(
+            str,
+            "preferred.toml",
+            "a terms file (or one in instruments/data)",
+            "the preferred share's terms; its symbol must be listed",
+        ),
+        "wake_s": Key(NUMBER, 120.0, "> 0", "mean time between wakes (Poisson), s", _positive),
+        "threshold_bp": Key(
+            NUMBER, 50.0, ">= 0", "distance from the value to quote or take, bp", _not_negative
+        ),
+        "size": Key(int, 100, ">= 1", "order size, shares (rounded to whole lots)", _positive),
+        "view_bp": Key(
+            NUMBER, 100.0, ">= 0", "how much their valuations differ (std), bp", _not_negative
+        ),
+        "rate": Key(NUMBER, 0.02, "any", "risk-free rate, continuous, decimal"),
+        "credit_spread": Key(
+            NUMBER, 0.03, ">= 0", "issuer's credit spread, decimal", _not_negative
+        ),
+    },
     "informed": {
         "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between wakes (Poisson), s", _positive),
         "lead_s": Key(
@@ -306,8 +326,8 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
             filled["max_size"] >= filled["min_size"] and filled["long"] > filled["short"]
         ):
             raise ScenarioError(f"{source}: {where}: need max_size >= min_size, long > short")
-        if kind == "convertible":
-            _check_convertible(source, where, filled["terms"], listed, top["start"])
+        if kind in ("convertible", "preferred"):
+            _check_valued(source, where, kind, filled["terms"], listed, top["start"])
         groups.append(filled)
     scenario = Scenario(
         name=top["name"] or stem, source=source, description=top["description"],
@@ -377,27 +397,30 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_convertible(
-    source: str, where: str, name: str, listed: tuple[dict, ...], start: str
+def _check_valued(
+    source: str, where: str, kind: str, name: str, listed: tuple[dict, ...], start: str
 ) -> None:
-    """Refuse convertible traders whose terms do not load, name instruments not listed, or
-    whose bond is not alive on the first day."""
-    from instruments.terms import TermsError
-    from simulation.agents import convertible_terms
+    """Refuse valuation traders whose terms do not load, whose instruments are not listed, or
+    whose instrument does not exist on the first day."""
+    from instruments.terms import ConvertibleTerms, PreferredTerms, TermsError
+    from simulation.agents import model_terms
 
+    want = ConvertibleTerms if kind == "convertible" else PreferredTerms
     try:
-        terms = convertible_terms(name)
+        terms = model_terms(name, want)
     except (TermsError, ValueError, OSError) as error:
         raise ScenarioError(f"{source}: {where}.terms: {error}") from None
     classes = {x["symbol"]: x["class"] for x in listed}
-    if classes.get(terms.symbol) != "convertible_bond" or terms.underlying not in classes:
-        raise ScenarioError(
-            f"{source}: {where}.terms: list the bond {terms.symbol} (class convertible_bond) "
-            f"and its share {terms.underlying} among the instruments"
-        )
-    if not terms.issue_date <= datetime.date.fromisoformat(start) < terms.maturity_date:
-        raise ScenarioError(f"{source}: {where}.terms: start {start} is outside the bond's life "
-                            f"{terms.issue_date}..{terms.maturity_date}")  # fmt: skip
+    cls = "convertible_bond" if kind == "convertible" else "preferred_share"
+    needed = [terms.underlying] if kind == "convertible" else []
+    if classes.get(terms.symbol) != cls or any(n not in classes for n in needed):
+        also = f" and its share {terms.underlying}" if needed else ""
+        raise ScenarioError(f"{source}: {where}.terms: list {terms.symbol} (class {cls}){also} "
+                            f"among the instruments")  # fmt: skip
+    end = getattr(terms, "maturity_date", datetime.date.max)
+    if not terms.issue_date <= datetime.date.fromisoformat(start) < end:
+        raise ScenarioError(f"{source}: {where}.terms: start {start} is outside the life of "
+                            f"{terms.symbol} ({terms.issue_date}..{end})")  # fmt: skip
 
 
 def write_board(scenario: Scenario, directory: Path) -> Path:

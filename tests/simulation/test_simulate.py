@@ -204,7 +204,29 @@ def test_convertible_traders_trade_the_bond_near_its_lattice_value():
 def test_convertible_traders_need_their_bond_listed_and_alive():
     from simulation.scenario import ScenarioError
 
-    with pytest.raises(ScenarioError, match="list the bond TB1001"):
+    with pytest.raises(
+        ScenarioError, match=r"list TB1001 \(class convertible_bond\) and its share"
+    ):
         load_scenario(CONVERTIBLE.replace('symbol = "TB1001"', 'symbol = "XX1001"'))
-    with pytest.raises(ScenarioError, match="outside the bond's life"):
+    with pytest.raises(ScenarioError, match="outside the life of TB1001"):
         load_scenario(CONVERTIBLE.replace("2025-09-22", "2025-03-03"))
+
+
+def test_preferred_traders_trade_the_share_near_its_dividend_value():
+    import datetime
+
+    from instruments.preferred import value_preferred
+    from instruments.terms import example_path, load_terms
+
+    text = CONVERTIBLE.replace(
+        'symbol = "TB1001"\nclass = "convertible_bond"\nprevious_close = 1_150_000',
+        'symbol = "TB2001"\nclass = "preferred_share"\nprevious_close = 1_000_000',
+    )
+    text = text.replace('kind = "convertible"', 'kind = "preferred"\nsize = 100')
+    text = text.replace('preset = "star"', 'preset = "techboard-call"')  # lists preferred shares
+    records = simulate(load_scenario(text), 1)
+    preferred = records.trades[records.trades["instrument"] == 1]
+    assert len(preferred) > 20
+    (terms,) = load_terms(example_path("preferred.toml"))
+    value = value_preferred(terms, 0.02, 0.03, datetime.date(2025, 9, 22)).value
+    assert abs(preferred["price"].mean() / 10_000 / value - 1) < 0.03
