@@ -24,16 +24,20 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from numba import njit
 from sortedcontainers import SortedList
 
 from matching_engine.api import BookSpec, MatchingEngine
+from matching_engine.book import NumbaEngine
 from matching_engine.commands import batch, cancel, new
 from matching_engine.dtypes import COMMAND_DTYPE, CommandKind, EventKind, Side, TimeInForce
+from matching_engine.flows import Flow
 
 SUBMIT, PARTIAL_CANCEL, DELETE, EXECUTE, HIDDEN, CROSS, HALT = 1, 2, 3, 4, 5, 6, 7
 SKIPPED = {HIDDEN: "hidden_execution", CROSS: "cross_trade", HALT: "trading_halt"}
 EMPTY_ASK = 9999999999  # LOBSTER's price for a missing ask level
 RESTING_OWNER, AGGRESSOR_OWNER = 1, 2
+TIMED_COMMANDS = 50_000  # commands timed per engine for commands_per_s
 
 
 @dataclass(frozen=True)
@@ -141,46 +145,80 @@ def _band(sample: LobsterSample) -> BookSpec:
     return BookSpec(lo=lo, hi=hi, tick=tick)
 
 
-def _unsubmitted(sample: LobsterSample) -> tuple[dict[int, list[int]], dict[int, tuple]]:
-    """Place the orders the file mentions but never submits; return where, and their terms.
+NO_ENTRY = "unsubmitted_order_never_hidden"  # skip reason: no row where it could enter unseen
+
+
+def _sides(sample: LobsterSample) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the shown prices and quantities of each side, (2, rows, N) each, and per side and
+    row the number of levels shown and the price of the last one, (2, rows) each (index: Side)."""
+    ask_px, ask_qty = sample.book[:, 0::4], sample.book[:, 1::4]
+    bid_px, bid_qty = sample.book[:, 2::4], sample.book[:, 3::4]
+    qty = np.stack([bid_qty * (bid_px > 0), ask_qty * (ask_px < EMPTY_ASK)]).clip(min=0)
+    px = np.where(qty > 0, np.stack([bid_px, ask_px]), 0)
+    shown = (qty > 0).sum(axis=2)
+    last = np.take_along_axis(px, np.maximum(shown - 1, 0)[..., None], axis=2)[..., 0]
+    return px, qty, shown, last
+
+
+@njit(cache=True)
+def _entry_points(first, side, price, quantity, px, qty, shown, last):  # pragma: no cover
+    """Return, per unsubmitted order, the message before which it enters (0: the pre-open book),
+    or -1 where no row allows it: the latest row before its first mention that hides its price
+    (N levels shown on its side, its price strictly beyond the last), every row after it up to
+    the mention showing its level with at least its quantity."""
+    n_levels = px.shape[2]
+    entry = np.zeros(len(first), np.int64)
+    for k in range(len(first)):
+        s, p = side[k], price[k]
+        for r in range(first[k] - 1, -2, -1):
+            if r < 0:
+                entry[k] = 0
+                break
+            if shown[s, r] == n_levels and (p < last[s, r] if s == 0 else p > last[s, r]):
+                entry[k] = r + 1
+                break
+            at = 0
+            for j in range(shown[s, r]):
+                if px[s, r, j] == p:
+                    at = qty[s, r, j]
+            if at < quantity[k]:
+                entry[k] = -1
+                break
+    return entry
+
+
+def _unsubmitted(sample: LobsterSample) -> tuple[dict[int, list[int]], dict[int, tuple], set]:
+    """Place the orders the file mentions but never submits; return where, their terms, and the
+    ids of those no row allows.
 
     A level-N file holds only messages that touch the top N levels, so an order submitted
-    deeper appears first when it is cancelled or executed. Order ids rise with time, so such an
-    order was submitted before the file's submission of the next larger id and before its
-    first mention, while its level was out of sight: it is placed after the last message
-    before then whose orderbook row does not show its level (the pre-open seed if none).
+    deeper appears first when it is cancelled or executed. It entered while its price was
+    hidden and rested until then, so it is placed just after the latest row before its first
+    mention that hides its price, when every row from there to the mention shows its level
+    with at least its quantity (else it has no valid entry point: its messages are skipped).
+    Order ids tell nothing here: an order entered late behind better levels may carry a
+    smaller id than orders the file submits before it. Orders entering at the same point are
+    placed in the order of their first mention.
 
-    Returns ({message index: [order id, ...]}, {order id: (side, price, total quantity)}).
+    Returns ({message index: [order id, ...]}, {order id: (side, price, total quantity)},
+    {order id without an entry point}).
     """
-    known_at = np.flatnonzero(sample.kind == SUBMIT)
-    known_ids = sample.order_id[known_at]
-    order = np.argsort(known_ids, kind="stable")
-    known_ids, known_at = known_ids[order], known_at[order]
-    submitted = set(known_ids.tolist())
-    first: dict[int, int] = {}
-    terms: dict[int, tuple] = {}
-    for i in np.flatnonzero(np.isin(sample.kind, (PARTIAL_CANCEL, DELETE, EXECUTE))):
-        oid = int(sample.order_id[i])
-        if oid in submitted:
-            continue
-        first.setdefault(oid, int(i))
-        quantity = terms[oid][2] if oid in terms else 0
-        terms[oid] = (
-            _side(int(sample.direction[i])),
-            int(sample.price[i]),
-            quantity + int(sample.size[i]),
-        )
-    visible: dict[int, dict] = {}
+    naming = np.flatnonzero(np.isin(sample.kind, (PARTIAL_CANCEL, DELETE, EXECUTE)))
+    naming = naming[~np.isin(sample.order_id[naming], sample.order_id[sample.kind == SUBMIT])]
+    ids, at, group = np.unique(sample.order_id[naming], return_index=True, return_inverse=True)
+    first = naming[at]
+    total = np.zeros(len(ids), np.int64)
+    np.add.at(total, group, sample.size[naming])
+    side = np.where(sample.direction[first] == 1, Side.BUY, Side.SELL).astype(np.int64)
+    price = sample.price[first]
+    entry = _entry_points(first, side, price, total, *_sides(sample))
+    columns = (ids.tolist(), side.tolist(), price.tolist(), total.tolist())
+    terms = {oid: (s, p, q) for oid, s, p, q in zip(*columns, strict=True)}
     placed: dict[int, list[int]] = {}
-    for oid in sorted(first):
-        k = int(np.searchsorted(known_ids, oid))
-        end = min(int(known_at[k]) if k < len(known_ids) else len(sample), first[oid]) - 1
-        level = terms[oid][:2]
-        at = end
-        while at >= 0 and level in visible.setdefault(at, _visible(sample.book[at])):
-            at -= 1
-        placed.setdefault(at + 1, []).append(oid)
-    return placed, terms
+    for k in np.lexsort((first, entry)):
+        if entry[k] >= 0:
+            placed.setdefault(int(entry[k]), []).append(int(ids[k]))
+    return placed, terms, set(ids[entry < 0].tolist())
 
 
 class _Planner:
@@ -241,7 +279,7 @@ class _Planner:
     def quantity(self, side: int, price: int) -> int:
         return sum(e[1] for e in self.levels.get((side, price), ()))
 
-    def reconcile(self, i: int, shown_before: dict, at: int) -> None:
+    def reconcile(self, i: int, at: int) -> None:
         """Make levels that come into the file's view at row i hold what the row shows.
 
         Volume the messages do not explain was submitted unseen while the level was deep: it
@@ -250,6 +288,7 @@ class _Planner:
         that excess, oldest first.
         """
         shown = _visible(self.sample.book[i])
+        shown_before = _visible(self.sample.book[i - 1]) if i else {}
         for side in (Side.BUY, Side.SELL):
             view = sorted(p for (s, p) in shown if s == side)
             ours = self.prices[side]
@@ -272,17 +311,19 @@ class _Planner:
 
         Orders are cut oldest first, stopping at order `before` when given; returns the cut.
         """
-        cut_total = 0
-        for oid, quantity in [tuple(e) for e in self.levels[side, price]]:
-            if oid == before or cut_total == volume:
-                break
+        cut_total = k = 0
+        queue = self.levels[side, price]
+        while k < len(queue) and queue[k][0] != before and cut_total < volume:
+            oid, quantity = queue[k]
             cut = min(quantity - self.to_come.get(oid, 0), volume - cut_total)
+            k += 1
             if cut <= 0:
                 continue
             left = self.take(oid, cut, mentioned=False)
             kind = CommandKind.REPLACE if left else CommandKind.CANCEL
             self.emit(kind, oid, RESTING_OWNER, side, price, left, 0, at)
             cut_total += cut
+            k -= not left  # the order left the queue
         self.removed_volume += cut_total
         return cut_total
 
@@ -299,24 +340,39 @@ class _Planner:
             self.infer(side, price, moved, at)
 
 
+def _new_in_view(sample: LobsterSample) -> np.ndarray:
+    """Return per row whether it may bring levels into view: it shows a price the row before
+    does not show, or on some side it looks deeper than the row before (row 0: always)."""
+    px, _, shown, last = _sides(sample)
+    full = shown == sample.levels
+    deeper = np.where(np.arange(2)[:, None] == Side.BUY, last[:, 1:] < last[:, :-1],
+                      last[:, 1:] > last[:, :-1])  # fmt: skip
+    widened = full[:, :-1] & (~full[:, 1:] | deeper)
+    known = (px[:, 1:, :, None] == px[:, :-1, None, :]).any(axis=3)
+    appeared = ((px[:, 1:] > 0) & ~known).any(axis=2)
+    return np.concatenate([[True], (widened | appeared).any(axis=0)])
+
+
 def plan_replay(sample: LobsterSample) -> ReplayPlan:
     """Turn a sample into the pre-open seed and the day's commands, inferred orders included."""
-    placed, terms = _unsubmitted(sample)
+    placed, terms, unplaced = _unsubmitted(sample)
     plan = _Planner(sample)
     skipped: dict[str, int] = {}
     row_end = np.zeros(len(sample), np.int64)
-    previous: dict = {}
-    for i in range(len(sample)):
-        kind, oid = int(sample.kind[i]), int(sample.order_id[i])
-        size, price, at = int(sample.size[i]), int(sample.price[i]), int(sample.time_ns[i])
-        side = _side(int(sample.direction[i]))
-        for unseen in placed.get(i, []):
+    widening = _new_in_view(sample).tolist()
+    for i, (kind, oid, size, price, at, direction) in enumerate(
+        zip(*(column.tolist() for column in (sample.kind, sample.order_id, sample.size,
+              sample.price, sample.time_ns, sample.direction)), strict=True)
+    ):  # fmt: skip
+        side = _side(direction)
+        for unseen in placed.get(i, ()):
             plan.rest(unseen, *terms[unseen], at)
         if kind in (PARTIAL_CANCEL, DELETE, EXECUTE) and oid in plan.where:
             if kind == EXECUTE:
                 plan.clear_ahead(oid, at)
             left = plan.take(oid, size)
-            plan.reconcile(i, previous, at)
+            if widening[i]:
+                plan.reconcile(i, at)
             if kind == EXECUTE:
                 plan.queue_after[len(plan.rows)] = [
                     tuple(e) for e in plan.levels.get((side, price), [])
@@ -329,14 +385,15 @@ def plan_replay(sample: LobsterSample) -> ReplayPlan:
                 plan.emit(command, oid, RESTING_OWNER, side, price, left, 0, at)
         elif kind == SUBMIT:
             plan.rest(oid, side, price, size, at)
-            plan.reconcile(i, previous, at)
+            if widening[i]:
+                plan.reconcile(i, at)
         else:
             reason = SKIPPED.get(kind, f"unknown_message_type_{kind}")
             if kind in (PARTIAL_CANCEL, DELETE, EXECUTE):
-                reason = "unknown_order_id"
+                reason = NO_ENTRY if oid in unplaced else "unknown_order_id"
             skipped[reason] = skipped.get(reason, 0) + 1
-            plan.reconcile(i, previous, at)
-        previous = _visible(sample.book[i])
+            if widening[i]:
+                plan.reconcile(i, at)
         row_end[i] = len(plan.rows)
 
     commands = np.zeros(len(plan.rows), COMMAND_DTYPE)
@@ -352,7 +409,7 @@ def plan_replay(sample: LobsterSample) -> ReplayPlan:
         expected_contra=np.array(plan.contra[seed_end:], np.int64),
         queue_after={c - seed_end: queue for c, queue in plan.queue_after.items()},
         skipped=skipped,
-        inferred_orders=plan.inferred_orders + len(terms),
+        inferred_orders=plan.inferred_orders + len(terms) - len(unplaced),
         inferred_volume=plan.inferred_volume,
         removed_volume=plan.removed_volume,
     )
@@ -385,9 +442,15 @@ def replay(
 ) -> dict:
     """Replay a sample through each engine, compare every row, and time one batch call each.
 
-    Returns the report: rows, checked, skipped (reason -> count), mismatches,
-    execution_agreement, commands_per_s (per engine) and details of the first mismatch.
-    `progress(done, total)` is called every 5,000 rows.
+    Returns the report: rows, checked, skipped (reason -> count), mismatched_rows (rows where
+    any engine differs from the file), mismatches (engine -> rows it differs on),
+    executions, realigned_executions (those where an engine hit another resting order than
+    Nasdaq's and the level was re-entered in Nasdaq's order), execution_agreement,
+    commands_per_s (per engine) and details of the first mismatch.
+
+    The first engine's book is read after every row; another engine's book is read only from
+    the first row on which its events differ from the first engine's (until then both books
+    are the same). `progress(done, total)` is called every 5,000 rows.
     """
     levels = min(levels or sample.levels, sample.levels)
     plan = plan_replay(sample)
@@ -396,36 +459,42 @@ def replay(
     expected_rows[:, 2::4] = np.where(
         expected_rows[:, 3::4] > 0, expected_rows[:, 2::4], -EMPTY_ASK
     )
-    report: dict = {"rows": len(sample), "levels": levels}
-    mismatches = 0
-    first_mismatch = None
-    agreements = executions = 0
     live = {name: make([plan.spec]) for name, make in engines.items()}
     for engine in live.values():
         engine.process(plan.seed)
-    realigned = 0
+    mismatches = dict.fromkeys(live, 0)
+    in_step = dict.fromkeys(live, True)  # events so far equal to the first engine's
+    mismatched_rows = realigned = 0
+    first_mismatch = None
     for i in range(1, len(sample)):
         lo, hi = plan.row_end[i - 1], plan.row_end[i]
         if progress and i % 5000 == 0:
             progress(i, len(sample))
+        hits = np.flatnonzero(plan.expected_contra[lo:hi])
+        lead_events = lead_top = None
+        row_bad = row_realigned = False
         for name, engine in live.items():
             events = engine.process(plan.commands[lo:hi])
-            for c in np.flatnonzero(plan.expected_contra[lo:hi]):
+            for c in hits:
                 trades = events[(events["kind"] == EventKind.TRADE) & (events["command"] == c)]
-                agreed = bool(
+                if not (
                     len(trades) == 1
                     and trades[0]["contra_order_id"] == plan.expected_contra[lo + c]
                     and trades[0]["quantity"] == plan.commands[lo + c]["quantity"]
-                )
-                if name == next(iter(live)):
-                    executions += 1
-                    agreements += agreed
-                    realigned += not agreed
-                if not agreed:
-                    _realign(engine, plan.commands[lo + c], plan.queue_after[lo + c])
-            ours = _top(engine, levels)
+                ):
+                    row_realigned = True
+                    events = np.concatenate(
+                        [events, _realign(engine, plan.commands[lo + c], plan.queue_after[lo + c])]
+                    )
+            if lead_events is None:
+                lead_events, ours = events, _top(engine, levels)
+                lead_top = ours
+            else:
+                in_step[name] = in_step[name] and np.array_equal(events, lead_events)
+                ours = lead_top if in_step[name] else _top(engine, levels)
             if not np.array_equal(ours, expected_rows[i]):
-                mismatches += 1
+                mismatches[name] += 1
+                row_bad = True
                 if first_mismatch is None:
                     first_mismatch = {
                         "row": i,
@@ -433,48 +502,160 @@ def replay(
                         "ours": ours.tolist(),
                         "file": expected_rows[i].tolist(),
                     }
+        mismatched_rows += row_bad
+        realigned += row_realigned  # a row holds one message: at most one execution
     hashes = {engine.state_hash() for engine in live.values()}
-    report.update(
-        checked=len(sample) - 1,
-        skipped=plan.skipped,
-        mismatches=mismatches,
-        execution_agreement=agreements / executions if executions else 1.0,
-        executions=executions,
-        inferred_orders=plan.inferred_orders,
-        inferred_volume=plan.inferred_volume,
-        removed_volume=plan.removed_volume,
-        realigned_levels=realigned,
-        engines_agree=len(hashes) == 1,
-        commands_per_s=time_batch(plan, engines),
-    )
+    executions = int(np.count_nonzero(plan.expected_contra))
+    report: dict = {
+        "rows": len(sample),
+        "levels": levels,
+        "checked": len(sample) - 1,
+        "skipped": plan.skipped,
+        "mismatched_rows": mismatched_rows,
+        "mismatches": mismatches,
+        "executions": executions,
+        "realigned_executions": realigned,
+        "execution_agreement": round(1 - realigned / executions, 6) if executions else 1.0,
+        "inferred_orders": plan.inferred_orders,
+        "inferred_volume": plan.inferred_volume,
+        "removed_volume": plan.removed_volume,
+        "engines_agree": len(hashes) == 1,
+        "commands_per_s": time_batch(plan, engines),
+    }
     if first_mismatch:
         report["first_mismatch"] = first_mismatch
     return report
 
 
-def _realign(engine: MatchingEngine, execution: np.ndarray, queue: list[tuple[int, int]]) -> None:
+def _realign(
+    engine: MatchingEngine, execution: np.ndarray, queue: list[tuple[int, int]]
+) -> np.ndarray:
     """Make the level an execution hit hold the orders LOBSTER says, in LOBSTER's order.
 
     Used only after the engine's price-time priority chose another resting order than the
-    exchange did (counted as a disagreement); the level is cancelled and entered again.
+    exchange did (counted as realigned); the level is cancelled and entered again. Returns
+    the events.
     """
     resting = Side(1 - int(execution["side"]))
     price = int(execution["price"])
     rows = [o for o in engine.orders(0, resting) if o.price == price]
     fix = [cancel(o.order_id, owner=RESTING_OWNER) for o in rows]
     fix += [new(oid, resting, price, qty, owner=RESTING_OWNER) for oid, qty in queue]
-    engine.process(batch(*fix))
+    return engine.process(batch(*fix))
 
 
 def time_batch(
     plan: ReplayPlan, engines: dict[str, Callable[[list[BookSpec]], MatchingEngine]]
 ) -> dict[str, float]:
-    """Return each engine's commands per second for the message stream in one batch call."""
+    """Return each engine's commands per second for the first TIMED_COMMANDS commands of the
+    message stream in one batch call."""
     rates = {}
+    commands = plan.commands[:TIMED_COMMANDS]
     for name, make in engines.items():
         engine = make([plan.spec])
         engine.process(plan.seed)
         start = time.perf_counter()
-        engine.process(plan.commands)
-        rates[name] = round(len(plan.commands) / (time.perf_counter() - start))
+        engine.process(commands)
+        rates[name] = round(len(commands) / (time.perf_counter() - start))
     return rates
+
+
+def record_lobster(flow: Flow, levels: int, seed: int = 0) -> LobsterSample:
+    """Run a flow through the numba engine and record it as a level-N LOBSTER sample.
+
+    The seed is the pre-open book (no messages). Replaces are left out (Nasdaq gives a
+    repriced order a new id) and every order gets its own owner (no self-trade prevention).
+    A message is kept when it changes the top N levels of either side, as in a level-N file;
+    order ids are shuffled (seeded), so their order says nothing about time. Times start at
+    9:30 (34,200 s after midnight).
+    """
+    pre_open, stream = flow.seed.copy(), flow.commands[flow.commands["kind"] != CommandKind.REPLACE]
+    stream = stream.copy()
+    for rows in (pre_open, stream):
+        rows["owner"] = rows["order_id"] % (1 << 30) + 1
+    engine = NumbaEngine([flow.spec])
+    opening = engine.process(pre_open)
+    events = engine.process(stream)
+    top_id = int(max(pre_open["order_id"].max(initial=0), stream["order_id"].max(initial=0)))
+    ids = np.random.default_rng(seed).permutation(top_id) + 1
+    quantity: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    prices = (SortedList(), SortedList())
+
+    def change(side: int, price: int, delta: int) -> None:
+        level = quantity[side].get(price, 0) + delta
+        if price not in quantity[side]:
+            prices[side].add(price)
+        quantity[side][price] = level
+        if not level:
+            del quantity[side][price]
+            prices[side].remove(price)
+
+    def view() -> list[int]:
+        row = [EMPTY_ASK, 0, -EMPTY_ASK, 0] * levels
+        for j, price in enumerate(prices[Side.SELL][:levels]):
+            row[4 * j : 4 * j + 2] = price, quantity[Side.SELL][price]
+        for j, price in enumerate(reversed(prices[Side.BUY][-levels:])):
+            row[4 * j + 2 : 4 * j + 4] = price, quantity[Side.BUY][price]
+        return row
+
+    accepted = opening[opening["kind"] == EventKind.ACCEPTED]
+    for side, price, size in zip(*(accepted[c].tolist() for c in ("side", "price", "quantity")),
+                                 strict=True):  # fmt: skip
+        change(side, price, size)
+    messages: list[tuple[int, ...]] = []
+    books: list[list[int]] = []
+    shown = view()
+
+    def emit(at: int, kind: int, oid: int, size: int, price: int, side: int) -> None:
+        nonlocal shown
+        change(side, price, size if kind == SUBMIT else -size)
+        row = view()
+        if row != shown:
+            messages.append(
+                (at, kind, int(ids[oid - 1]), size, price, 1 if side == Side.BUY else -1)
+            )
+            books.append(row)
+            shown = row
+
+    names = ("kind", "order_id", "contra_order_id", "price", "quantity", "leaves", "side",
+             "command", "timestamp")  # fmt: skip
+    resting = None  # (command, the submission's emit arguments) of a DAY order not done matching
+    day = (stream["tif"] == TimeInForce.DAY).tolist()
+    cancels = (stream["kind"] == CommandKind.CANCEL).tolist()
+    for kind, oid, contra, price, size, leaves, side, command, at in zip(
+        *(events[name].tolist() for name in names), strict=True
+    ):
+        if resting and resting[0] != command:
+            emit(*resting[1])
+            resting = None
+        if kind == EventKind.ACCEPTED and day[command]:
+            resting = command, (at, SUBMIT, oid, leaves, price, side)
+        elif kind == EventKind.TRADE:
+            emit(at, EXECUTE, contra, size, price, 1 - side)
+            if resting:
+                resting = (command, (at, SUBMIT, oid, leaves, price, side)) if leaves else None
+        elif kind == EventKind.CANCELLED and cancels[command]:
+            emit(at, DELETE, oid, size, price, side)
+    if resting:
+        emit(*resting[1])
+    table = np.array(messages, np.int64).reshape(-1, 6)
+    return LobsterSample(
+        time_ns=34_200 * 1_000_000_000 + table[:, 0],
+        kind=table[:, 1],
+        order_id=table[:, 2],
+        size=table[:, 3],
+        price=table[:, 4],
+        direction=table[:, 5],
+        book=np.array(books, np.int64).reshape(len(table), 4 * levels),
+    )
+
+
+def write_lobster(
+    sample: LobsterSample, message_csv: str | Path, orderbook_csv: str | Path
+) -> None:
+    """Write a sample as a LOBSTER message file and orderbook file (no header line)."""
+    seconds = sample.time_ns / 1e9
+    columns = (sample.kind, sample.order_id, sample.size, sample.price, sample.direction)
+    np.savetxt(message_csv, np.column_stack([seconds, *columns]), fmt=["%.9f"] + ["%d"] * 5,
+               delimiter=",")  # fmt: skip
+    np.savetxt(orderbook_csv, sample.book, fmt="%d", delimiter=",")

@@ -35,7 +35,7 @@ def lobster_report(sample: LobsterSample, levels: int | None = None) -> dict:
 
 
 def run_lobster(args: argparse.Namespace) -> int:
-    """Print the replay report as one JSON object; exit 1 on any mismatch."""
+    """Print the replay report as one JSON object; exit 1 on any mismatched row."""
     try:
         sample = read_lobster(args.message_csv, args.orderbook_csv)
         report = lobster_report(sample, args.levels)
@@ -43,4 +43,4 @@ def run_lobster(args: argparse.Namespace) -> int:
         print(f"techboard replay: {error}", file=sys.stderr)
         return 2
     print(json.dumps(report))
-    return 1 if report["mismatches"] else 0
+    return 1 if report["mismatched_rows"] else 0
