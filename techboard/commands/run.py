@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         args.scenarios,
         seeds=args.seeds,
         out=Path(args.out),
-        baseline=args.scenarios[0],
+        baseline=None,  # the first scenario
         workers=args.workers,
         real_market=shared_data() / "lobster",
     )
