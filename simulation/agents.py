@@ -90,6 +90,7 @@ class Population(Agent):
         self.wakes = np.full(self.n, NEVER, np.int64)
         self.next_id = np.ones(self.n, np.int64)
         self.session: Session | None = None
+        self._spans: tuple = (None,)  # (session, starts, ends) of its limit spans, for _defer
 
     def next_wake(self) -> int:
         """Return the earliest member's wake."""
@@ -102,9 +103,11 @@ class Population(Agent):
         """Return wake times moved out of the day's breaks: a time in a span that takes no
         orders (a lunch break) moves to the start of the next one that does; NEVER after the
         last."""
-        spans = self.session.limit_spans
-        starts = np.array([s.start for s in spans] + [NEVER], np.int64)
-        ends = np.array([s.end for s in spans], np.int64)
+        if self._spans[0] is not self.session:
+            spans = self.session.limit_spans
+            starts = np.array([s.start for s in spans] + [NEVER], np.int64)
+            self._spans = (self.session, starts, np.array([s.end for s in spans], np.int64))
+        _, starts, ends = self._spans
         return np.maximum(times, starts[np.searchsorted(ends, times, side="right")])
 
     def _first_wakes(self, mean_ns: float) -> np.ndarray:
