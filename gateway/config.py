@@ -4,7 +4,7 @@ participants. Units: cash in 1/10000 CNY, prices in price units, shares in share
     board = "star"                      # a board preset or TOML file
     calendar = "cn"
     journal = "gateway.tbj"             # "" for none
-    fsync = true                        # fsync each batch's journal record before its acks
+    durability = "fsync"                # journal: "fsync" (default), "flush" or "buffer"
 
     [broker]
     host = "127.0.0.1"
@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exchange.venue.journal import DURABILITY, Durability
 from gateway.protocol import MAX_MESSAGE_BYTES
 
 
@@ -107,7 +108,7 @@ class GatewayConfig:
     participants: tuple[ParticipantSettings, ...]
     calendar: str = "cn"
     journal: str = ""
-    fsync: bool = True
+    durability: Durability = "fsync"
     broker: BrokerSettings = BrokerSettings()
     session: SessionSettings = SessionSettings()
     limits: Limits = Limits()
@@ -139,7 +140,7 @@ def parse_config(data: dict[str, Any], base: Path = Path()) -> GatewayConfig:
             participants=participants,
             calendar=data.get("calendar", "cn"),
             journal=str(base / journal) if journal else "",
-            fsync=bool(data.get("fsync", True)),
+            durability=data.get("durability", "fsync"),
             broker=BrokerSettings(**broker),
             session=SessionSettings(**data.get("session", {})),
             limits=Limits(**data.get("limits", {})),
@@ -148,6 +149,11 @@ def parse_config(data: dict[str, Any], base: Path = Path()) -> GatewayConfig:
         raise ValueError(f"gateway config: {error}") from error
     if not instruments or not participants:
         raise ValueError("gateway config: at least one [[instrument]] and one [[participant]]")
+    if config.durability not in DURABILITY:
+        choices = ", ".join(DURABILITY)
+        raise ValueError(
+            f"gateway config: durability {config.durability!r} is not one of {choices}"
+        )
     if config.session.date:
         datetime.date.fromisoformat(config.session.date)
     return config

@@ -1,7 +1,11 @@
 """The MQTT gateway: one asyncio process serving a board's Exchange through a Mosquitto broker.
 
-Orders arrive on `techboard/v1/participants/+/orders` (QoS 1); the participant is the topic's
-segment, which the broker's ACL lets only that user publish to, never a payload field. What
+Orders arrive on `techboard/v1/participants/{participant}/orders` (QoS 1), each participant's
+through a connection and persistent session of the gateway's own, read one message per loop
+turn each, so one participant's flood waits in its own queue in the broker while the others'
+orders pass; the participant is the topic's segment, which the broker's ACL lets only that user
+publish to, never a payload field. Over its orders_per_second, a participant's messages are
+refused unread (RATE_LIMITED, one report a batch saying how many). What
 has arrived while the gateway was busy becomes one micro-batch for `Exchange.submit`, which
 journals it (write-ahead, fsync) before anything runs, so every acknowledgement published after
 it is durable. Reports go to each participant's reports topic (one message per participant and
@@ -9,7 +13,13 @@ batch), market data to `md/{symbol}/book` (level-2 deltas covering every sequenc
 batch, snapshots on request), `md/{symbol}/trades` and `md/{symbol}/status` (retained), the
 reference data to `ref/instruments` (retained) and the gateway's own online/offline status to
 `gateway/status` (retained, offline as its last will). A resend of a used client order id gets
-the original outcome again, marked `duplicate`, and is never executed twice. A participant's
+the original outcome again, marked `duplicate`, and is never executed twice. Recovery: each
+batch's journal record carries its client order id strings and the last record whose reports
+the broker had acknowledged (PUBACK); a restarted gateway replays its journal (cutting a torn
+tail), rebuilds the id map, the first answers, live orders and trade numbers, and publishes
+again the reports of every later record, as it does on reconnecting to the broker for reports
+not yet acknowledged (a client may see a report twice: a fill's `trade` number and an
+order's `id` identify it). A participant's
 `bye` (its last will when its connection drops) cancels its live orders when its account says
 cancel-on-disconnect. The session clock runs at a configured speed through the calendar's
 phases. Units: prices in price units (1/10000 CNY), quantities in shares, times in ns UTC.
@@ -18,15 +28,22 @@ phases. Units: prices in price units (1/10000 CNY), quantities in shares, times 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import functools
 import logging
 import socket
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import numpy as np
+import paho.mqtt._packet
+import paho.mqtt.client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -35,12 +52,13 @@ from exchange.dtypes import ORDER_DTYPE, MarketDataKind, OrderCommand, VenueEven
 from exchange.orders import ClientOrderIds
 from exchange.reasons import VenueReason
 from exchange.venue.exchange import Exchange, Listing
+from exchange.venue.journal import JournalError, Record
 from gateway.config import GatewayConfig
 from gateway.protocol import (
     BOOK_TOPIC,
     GATEWAY_TOPIC,
     JSON_CONTENT_TYPE,
-    ORDERS_SUBSCRIPTION,
+    ORDERS_TOPIC,
     REFERENCE_TOPIC,
     REPORTS_TOPIC,
     STATUS_TOPIC,
@@ -67,14 +85,47 @@ NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 SESSION_EXPIRY_S = 3600  # the broker keeps the gateway's subscriptions and queued orders this long
 MAX_PENDING_PUBLISHES = 20_000  # outgoing messages awaiting their PUBACK before reading pauses
 MAX_BATCH_ROWS = 20_000  # rows in one submit; more waiting are the next batch
+MAX_BATCH_WAIT_S = 0.002  # the longest a message waits for its batch to fill
+ALWAYS_READ_BYTES = 32  # a message this short (a bye, a snapshot request) is read over the rate
 TICK_S = 0.05  # session clock check
 SIDE_NAMES = {Side.BUY: "buy", Side.SELL: "sell"}
 PHASE_NAMES = {Phase.CONTINUOUS: "continuous", Phase.CALL: "call", Phase.HALTED: "halted"}
+# enum members as plain ints for the per-order loops (a member lookup on an IntEnum class goes
+# through the metaclass: a tenth of the gateway's time per order)
+NEW, CANCEL, REPLACE = int(OrderCommand.NEW), int(OrderCommand.CANCEL), int(OrderCommand.REPLACE)
+ACCEPTED, REJECTED, TRADE = int(EventKind.ACCEPTED), int(EventKind.REJECTED), int(EventKind.TRADE)
+REPLACED, QUEUED = int(EventKind.REPLACED), int(VenueEventKind.QUEUED)
+SILENT = (int(EventKind.UNCROSSED), int(EventKind.PHASE))  # events that make no report
+FIRST_ANSWERS = (ACCEPTED, QUEUED, REJECTED)  # a new order's outcome, kept for resends
 
 
 def nodelay_socket_options() -> list[tuple[int, int, int]]:
     """Return the socket options every MQTT client here uses (TCP_NODELAY: no Nagle delay)."""
     return [NODELAY]
+
+
+class SharedTablesProperties(Properties):
+    """paho's MQTT v5 Properties whose constant tables are built once (share_property_tables)."""
+
+    TABLES = Properties(PacketTypes.PUBLISH)
+
+    def __init__(self, packetType: int) -> None:
+        """Take the shared tables instead of building new ones."""
+        self.packetType = packetType
+        self.types, self.names = self.TABLES.types, self.TABLES.names
+        self.properties = self.TABLES.properties
+
+
+def share_property_tables() -> None:
+    """Make paho build its MQTT v5 property tables once in this process, not per packet.
+
+    paho's Properties() builds three constant tables (names, types, which packet takes which
+    property) in its constructor, 25 us, and makes one for every PUBLISH and every PUBACK it
+    receives: a fifth of the gateway's time per message. Nothing changes those tables after
+    they are built, so every Properties object may share one set; values stay per object.
+    """
+    paho.mqtt.client.Properties = SharedTablesProperties  # type: ignore[misc]
+    paho.mqtt._packet.Properties = SharedTablesProperties  # type: ignore[misc]
 
 
 class SessionClock:
@@ -102,24 +153,90 @@ class TokenBucket:
 
     def take(self) -> bool:
         """Take one token; return False (refuse) when none is left."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
+        if self.empty():
             return False
         self.tokens -= 1
         return True
+
+    def empty(self) -> bool:
+        """Return whether no token is left now."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return self.tokens < 1
+
+
+Reports = dict[int, list[dict[str, Any]]]  # participant -> report items, in order
+
+
+@dataclass
+class Unconfirmed:
+    """A batch's report messages the broker has not acknowledged yet, by participant."""
+
+    first: int  # the batch's first journal sequence number
+    messages: dict[int, tuple[dict[str, Any], bool]] = field(default_factory=dict)  # as JSON?
 
 
 class Gateway:
     """A board's Exchange behind MQTT topics (see the module docstring)."""
 
     def __init__(self, config: GatewayConfig) -> None:
-        """Open the venue: listings, participants, opening cash and shares, the trading day."""
+        """Open the venue: listings, participants, opening cash and shares, the trading day; or,
+        when the journal exists, recover it (JournalError naming the byte offset of a
+        corruption before its end)."""
         self.config = config
         self.names = [p.name for p in config.participants]
         self.ids = {name: i for i, name in enumerate(self.names)}
-        self.exchange = Exchange(
+        self.symbols = [x.symbol for x in config.instruments]
+        self.client_ids = ClientOrderIds()
+        self.outcomes: dict[tuple[int, str], dict[str, Any]] = {}  # first answer of each new order
+        self.live: list[set[int]] = [set() for _ in self.names]  # live client order ids
+        self.trades = 0  # trade numbers in fill reports, 1, 2, ... over the journal's life
+        self.unconfirmed: dict[int, Unconfirmed] = {}  # by batch number
+        self.sent = 0  # batches of reports so far
+        self.first = 0  # the journal sequence number the batch being run starts at
+        self.as_json = [False] * len(self.names)
+        journal = Path(config.journal) if config.journal else None
+        if journal is not None and journal.exists() and journal.stat().st_size:
+            self.exchange = self._recover(journal)
+        else:
+            self.exchange = self._open()
+        calendar = self.exchange.calendar
+        day = datetime.date.fromisoformat(config.session.date) if config.session.date else None
+        day = day or datetime.datetime.now(datetime.UTC).date()
+        origin = max(calendar.local_ns(day, config.session.start), self.exchange.clock)
+        self.clock = SessionClock(origin, config.session.speed)
+        steps = self._set_up()
+        done = self.exchange.journal.next_seq - 2 if self.exchange.journal else 0
+        for step in steps[done:]:
+            step()
+        self.buckets = [TokenBucket(config.limits.orders_per_second) for _ in self.names]
+        self.unread: Counter[int] = Counter()  # messages refused unread (rate) since the batch
+        self.pending: list[tuple[int, Request | Rejection]] = []
+        self.statuses: dict[int, dict[str, Any]] = {}
+        self.client: aiomqtt.Client | None = None
+        self.publishing: set[asyncio.Task[None]] = set()
+        self.received = self.batches = 0
+        self.arrived = asyncio.Event()  # messages wait for a batch
+
+    def _set_up(self) -> list[Callable[[], Any]]:
+        """Return the opening calls in order: cash, shares, the day (a recovered journal that
+        stops among them has the first ones: the records after the genesis)."""
+        exchange, steps = self.exchange, []
+        for i, p in enumerate(self.config.participants):
+            if p.cash:
+                steps.append(functools.partial(exchange.deposit, i, p.cash))
+            for symbol, quantity in p.shares.items():
+                steps.append(
+                    functools.partial(exchange.issue, exchange.symbols[symbol], i, quantity)
+                )
+        day = exchange.calendar.local_date(self.clock.now())
+        return [*steps, functools.partial(exchange.open_day, day)]
+
+    def _open(self) -> Exchange:
+        """Return a new venue of the configured board, listings and participants."""
+        config = self.config
+        return Exchange(
             config.board,
             [Listing(x.symbol, x.instrument_class, x.previous_close) for x in config.instruments],
             [
@@ -128,64 +245,106 @@ class Gateway:
             ],
             calendar=config.calendar,
             journal=config.journal or None,
-            fsync=config.fsync,
+            durability=config.durability,
         )
-        self.symbols = [x.symbol for x in config.instruments]
-        for i, p in enumerate(config.participants):
-            if p.cash:
-                self.exchange.deposit(i, p.cash)
-            for symbol, quantity in p.shares.items():
-                self.exchange.issue(self.exchange.symbols[symbol], i, quantity)
-        calendar = self.exchange.calendar
-        day = datetime.date.fromisoformat(config.session.date) if config.session.date else None
-        day = day or datetime.datetime.now(datetime.UTC).date()
-        origin = calendar.local_ns(day, config.session.start)
-        self.clock = SessionClock(origin, config.session.speed)
-        self.exchange.open_day(calendar.local_date(self.clock.now()))
-        self.client_ids = ClientOrderIds()
-        self.outcomes: dict[tuple[int, str], dict[str, Any]] = {}  # first answer of each new order
-        self.live: list[set[int]] = [set() for _ in self.names]  # live client order ids
-        self.buckets = [TokenBucket(config.limits.orders_per_second) for _ in self.names]
-        self.as_json = [False] * len(self.names)
-        self.pending: list[tuple[int, Request | Rejection]] = []
-        self.trades = 0  # trade numbers in fill reports, 1, 2, ... over the gateway's life
-        self.statuses: dict[int, dict[str, Any]] = {}
-        self.client: aiomqtt.Client | None = None
-        self.publishing: set[asyncio.Task[None]] = set()
-        self.received = self.batches = 0
+
+    def _recover(self, journal: Path) -> Exchange:
+        """Replay the journal: the venue, then the gateway's own state from each record; the
+        reports of records after the last one the broker acknowledged wait to be sent again."""
+        replayed: dict[int, Reports] = {}
+        published = 0
+
+        def observe(exchange: Exchange, record: Record) -> None:
+            nonlocal published
+            op: dict[str, Any] = record.payload  # type: ignore[assignment]  (replay read it)
+            reports: Reports = defaultdict(list)
+            if op["op"] == "submit":
+                rows, note = np.frombuffer(op["rows"], ORDER_DTYPE), op.get("note")
+                if note is None:
+                    raise JournalError(
+                        f"{journal}: record at byte {record.offset} has no client order ids: "
+                        "not a gateway's journal"
+                    )
+                self._register(rows, note["ids"], journal, record.offset)
+                self._events(exchange.last_events, reports, note["ids"], rows["kind"])
+                published = note["published"]
+            elif op["op"] in ("advance", "end_of_day"):
+                self._events(exchange.last_events, reports)
+            if reports:
+                replayed[record.seq] = reports
+
+        exchange = Exchange.replay(journal, True, self.config.durability, observe)
+        if exchange.torn is not None:
+            log.warning("journal recovery: %s; cut there", exchange.torn)
+        listed = [x.symbol for x in exchange.listings]
+        if listed != self.symbols or len(exchange.participants) != len(self.names):
+            raise ValueError(
+                f"{journal}: its instruments {listed} and {len(exchange.participants)} "
+                f"participants are not the config's {self.symbols} and {len(self.names)}"
+            )
+        for seq, reports in replayed.items():
+            if seq > published:
+                self._keep(reports, seq)
+        log.info(
+            "journal recovery: %d records, sequence continues at %d, %d trades, %d batches of "
+            "reports to send again", exchange.journal.next_seq - 1, exchange.journal.next_seq,
+            self.trades, len(self.unconfirmed),
+        )  # fmt: skip
+        return exchange
+
+    def _register(self, rows: np.ndarray, texts: list[str], journal: Path, offset: int) -> None:
+        """Give each replayed new order its client order id string again, as it had."""
+        columns = (rows[x].tolist() for x in ("kind", "participant", "client_order_id"))
+        for kind, p, number, text in zip(*columns, texts, strict=True):
+            if kind == OrderCommand.NEW and self.client_ids.assign(p, text) != (0, number):
+                raise JournalError(
+                    f"{journal}: record at byte {offset}: client order id {text!r} of "
+                    f"participant {p} does not replay as number {number}"
+                )
 
     # the MQTT side ------------------------------------------------------------------------
 
-    def mqtt_client(self) -> aiomqtt.Client:
-        """Return the gateway's MQTT v5 client: persistent session, last will, bounded queue."""
+    def mqtt_client(self, participant: str | None = None) -> aiomqtt.Client:
+        """Return one of the gateway's MQTT v5 clients: the main one (publishes; last will), or
+        a participant's order reader: its own persistent session, so the broker keeps a
+        participant's backlog apart from the others' and a restarted gateway gets the orders
+        queued while it was down."""
+        share_property_tables()
         broker = self.config.broker
         connect = Properties(PacketTypes.CONNECT)
-        connect.SessionExpiryInterval = SESSION_EXPIRY_S
+        connect.SessionExpiryInterval = SESSION_EXPIRY_S if participant else 0
         will = aiomqtt.Will(GATEWAY_TOPIC, encode({"type": "gateway", "state": "offline"}), 1, True)
         return aiomqtt.Client(
             broker.host,
             broker.port,
             username=broker.username,
             password=broker.password or None,
-            identifier=broker.client_id,
+            identifier=f"{broker.client_id}/{participant}" if participant else broker.client_id,
             protocol=aiomqtt.ProtocolVersion.V5,
-            will=will,
+            will=None if participant else will,
             properties=connect,
             max_queued_incoming_messages=self.config.limits.queue,
             max_inflight_messages=1000,
             socket_options=nodelay_socket_options(),
+            clean_start=not participant,
         )
 
     async def serve(self, stop: asyncio.Event | None = None) -> None:
         """Serve until stop is set: connect, and reconnect with the same session when dropped."""
         stop = stop or asyncio.Event()
-        client = self.mqtt_client()
         while not stop.is_set():
             try:
-                async with client:
+                async with contextlib.AsyncExitStack() as stack:
+                    client = await stack.enter_async_context(self.mqtt_client())
+                    readers = [
+                        await stack.enter_async_context(self.mqtt_client(name))
+                        for name in self.names
+                    ]
                     self.client = client
-                    await self._online(client)
-                    await _until(stop, self._consume(client), self._tick())
+                    await _until(
+                        stop, self._tick(client, readers), self._batch(),
+                        *(self._consume(reader) for reader in readers),
+                    )  # fmt: skip
                     await self._publish_now(
                         GATEWAY_TOPIC, {"type": "gateway", "state": "offline"}, retain=True
                     )
@@ -194,45 +353,91 @@ class Gateway:
                 self.client = None
                 await asyncio.sleep(1)
 
-    async def _online(self, client: aiomqtt.Client) -> None:
-        await client.subscribe(ORDERS_SUBSCRIPTION, qos=1)
+    async def _online(self, client: aiomqtt.Client, readers: list[aiomqtt.Client]) -> None:
+        await asyncio.gather(*(
+            reader.subscribe(ORDERS_TOPIC.format(participant=name), qos=1)
+            for reader, name in zip(readers, self.names, strict=True)
+        ))  # fmt: skip
+        self.flush()  # the session clock catches up before the first order: a crossing's kernels
+        # load from numba's cache on their first call (about 2 s), which must not stall orders
         await self._publish_now(REFERENCE_TOPIC, self.reference(), retain=True)
         self.statuses.clear()
         self._publish_statuses()
         online = {"type": "gateway", "state": "online", "board": self.config.board}
         await self._publish_now(GATEWAY_TOPIC, online, retain=True)
+        for batch, unconfirmed in list(self.unconfirmed.items()):
+            for p in list(unconfirmed.messages):
+                self._publish_report(batch, p)
         log.info(
             "gateway online: %d instruments, %d participants", len(self.symbols), len(self.names)
         )
 
-    async def _consume(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _consume(self, reader: aiomqtt.Client) -> None:
+        """Read a participant's messages, one per loop turn: every participant's connection
+        gets its turn, however much one of them sends."""
+        async for message in reader.messages:
             self.receive(str(message.topic), message.payload, message.properties)
-            if not len(client.messages) or len(self.pending) >= MAX_BATCH_ROWS:
-                self.flush()
+            self.arrived.set()
+            await asyncio.sleep(0)
+
+    async def _batch(self) -> None:
+        """Run the micro-batches: once a loop turn brings no more messages, when the batch is
+        full, or MAX_BATCH_WAIT_S after its first message."""
+        while True:
+            await self.arrived.wait()
+            first, seen = time.monotonic(), -1
+            while (
+                seen != self.received
+                and len(self.pending) < MAX_BATCH_ROWS
+                and time.monotonic() - first < MAX_BATCH_WAIT_S
+            ):
+                seen = self.received
+                await asyncio.sleep(0)
+            self.arrived.clear()
+            self.flush()
             if len(self.publishing) > MAX_PENDING_PUBLISHES:
                 await asyncio.wait(self.publishing, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _tick(self) -> None:
+    async def _tick(self, client: aiomqtt.Client, readers: list[aiomqtt.Client]) -> None:
+        """Go online, then move the session clock every TICK_S (orders are read meanwhile: a
+        restarted gateway's queued orders arrive before the broker answers its subscription)."""
+        await self._online(client, readers)
         while True:
             await asyncio.sleep(TICK_S)
             self.flush()
 
     def _publish(self, topic: str, message: dict[str, Any], retain: bool = False,
                  as_json: bool = False) -> None:  # fmt: skip
+        self._spawn(self._publish_now(topic, message, retain, as_json))
+
+    def _publish_report(self, batch: int, p: int) -> None:
+        """Publish a batch's reports message to participant p; forget it once acknowledged."""
+        message, as_json = self.unconfirmed[batch].messages[p]
+        self._spawn(self._confirm(batch, p, message, as_json))
+
+    async def _confirm(self, batch: int, p: int, message: dict[str, Any], as_json: bool) -> None:
+        topic = REPORTS_TOPIC.format(participant=self.names[p])
+        if await self._publish_now(topic, message, as_json=as_json):
+            unconfirmed = self.unconfirmed.get(batch)
+            if unconfirmed is not None:
+                unconfirmed.messages.pop(p, None)
+                if not unconfirmed.messages:
+                    del self.unconfirmed[batch]
+
+    def _spawn(self, job: Coroutine[Any, Any, Any]) -> None:
         if self.client is None:
+            job.close()
             return
-        task = asyncio.get_running_loop().create_task(
-            self._publish_now(topic, message, retain, as_json)
-        )
+        task = asyncio.get_running_loop().create_task(job)
         self.publishing.add(task)
         task.add_done_callback(self.publishing.discard)
 
     async def _publish_now(self, topic: str, message: dict[str, Any], retain: bool = False,
-                           as_json: bool = False) -> None:  # fmt: skip
+                           as_json: bool = False) -> bool:  # fmt: skip
+        """Publish with QoS 1; return whether the broker acknowledged it (PUBACK)."""
         client = self.client
         if client is None:
-            return
+            return False
         properties = None
         if as_json:
             properties = Properties(PacketTypes.PUBLISH)
@@ -241,6 +446,8 @@ class Gateway:
             await client.publish(topic, encode(message, as_json), 1, retain, properties)
         except aiomqtt.MqttError as error:
             log.warning("publish to %s failed: %s", topic, error)
+            return False
+        return True
 
     # requests in ------------------------------------------------------------------------
 
@@ -261,6 +468,9 @@ class Gateway:
             self.pending.append((participant, Rejection(WireReason.OVERSIZED, text)))
             return
         bucket = self.buckets[participant]
+        if len(data) > ALWAYS_READ_BYTES and bucket.empty():
+            self.unread[participant] += 1  # a flood costs no decoding and one report a batch
+            return
         for request in decode(data, content_type):
             if isinstance(request, NewOrder | Cancel | Replace) and not bucket.take():
                 text = f"over {bucket.rate} orders a second"
@@ -274,6 +484,11 @@ class Gateway:
         exchange = self.exchange
         now = max(self.clock.now(), exchange.clock)
         reports: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.first = self._journal_seq() + 1
+        for p, count in self.unread.items():
+            text = f"{count} messages refused unread: over {self.buckets[p].rate} orders a second"
+            reports[p].append(rejection_report(Rejection(WireReason.RATE_LIMITED, text)))
+        self.unread.clear()
         self._session(now, reports)
         if exchange.day is None:
             for p, request in self.pending:
@@ -282,10 +497,11 @@ class Gateway:
             self._send_reports(reports)
             return
         pending, self.pending = self.pending, []
-        rows = np.zeros(len(pending), ORDER_DTYPE)
+        rows: list[tuple[int, ...]] = []
         texts: list[str] = []
         snapshots: list[tuple[int, int]] = []
         leaving: list[int] = []
+        repeats: list[tuple[int, Request]] = []  # used ids: answered after the batch has run
         for p, request in pending:
             if isinstance(request, Rejection):
                 reports[p].append(rejection_report(request))
@@ -298,56 +514,57 @@ class Gateway:
             elif isinstance(request, Bye):
                 leaving.append(p)
             else:
-                reason = self._row(rows[len(texts)], p, request, now)
-                if (
-                    reason == VenueReason.DUPLICATE_CLIENT_ORDER_ID
-                    and (p, request.id) in self.outcomes
-                ):
-                    reports[p].append({**self.outcomes[p, request.id], "duplicate": True})
+                reason, row = self._row(p, request, now)
+                if reason == VenueReason.DUPLICATE_CLIENT_ORDER_ID:
+                    repeats.append((p, request))
                 elif reason:
                     reports[p].append(self._refusal(request, reason))
                 else:
+                    rows.append(row)
                     texts.append(request.id)
         if texts:
-            self._submit(rows[: len(texts)], texts, reports)
+            self._submit(np.array(rows, ORDER_DTYPE), texts, reports)
+        for p, request in repeats:  # a resend in its original's batch has its answer now
+            first = self.outcomes.get((p, request.id))
+            reports[p].append(
+                {**first, "duplicate": True}
+                if first
+                else self._refusal(request, VenueReason.DUPLICATE_CLIENT_ORDER_ID)
+            )
         for p in leaving:
             self._leave(p, now, reports)
         for p, instrument in snapshots:
             reports[p].append(self.snapshot(instrument))
         self._send_reports(reports)
 
-    def _row(self, row: np.void, p: int, request: NewOrder | Cancel | Replace, now: int) -> int:
-        """Fill a venue command row for a request; return a reason code (0: the row is good)."""
+    def _row(self, p: int, request: NewOrder | Cancel | Replace, now: int) -> tuple[int, tuple]:
+        """Return a reason code (0: good) and the request's venue command row, as a tuple of
+        ORDER_DTYPE's fields (a batch's rows become one array at once)."""
         if isinstance(request, NewOrder):
             instrument = self.exchange.symbols.get(request.symbol)
             if instrument is None:
-                return VenueReason.UNKNOWN_INSTRUMENT
+                return VenueReason.UNKNOWN_INSTRUMENT, ()
             reason, number = self.client_ids.assign(p, request.id)
             if reason:
-                return reason
-            row["kind"], row["side"], row["order_type"], row["tif"] = (
-                OrderCommand.NEW, request.side, request.order_type, request.tif,
-            )  # fmt: skip
-            row["instrument"], row["price"] = instrument, request.price
-            row["quantity"] = request.quantity
-        else:
-            reason, number = self.client_ids.find(p, request.id)
-            if reason:
-                return reason
-            row["kind"] = OrderCommand.CANCEL
-            if isinstance(request, Replace):
-                row["kind"], row["price"] = OrderCommand.REPLACE, request.price
-                row["quantity"] = request.quantity
-        row["participant"], row["client_order_id"], row["timestamp"] = p, number, now
-        return 0
+                return reason, ()
+            return 0, (NEW, request.side, request.order_type, request.tif, p, instrument, number,
+                       request.price, request.quantity, now)  # fmt: skip
+        reason, number = self.client_ids.find(p, request.id)
+        if reason:
+            return reason, ()
+        if isinstance(request, Replace):
+            return 0, (REPLACE, 0, 0, 0, p, 0, number, request.price, request.quantity, now)
+        return 0, (CANCEL, 0, 0, 0, p, 0, number, 0, 0, now)
 
     def _refusal(self, request: Request | Rejection, code: int) -> dict[str, Any]:
         return rejection_report(Rejection(code, code_text(code), getattr(request, "id", "")))
 
     def _submit(self, rows: np.ndarray, texts: list[str],
                 reports: dict[int, list[dict[str, Any]]]) -> None:  # fmt: skip
-        """Submit rows (journaled before they run) and turn their events into reports."""
-        events = self.exchange.submit(rows, reuse=True)
+        """Submit rows (journaled before they run, with their client order id strings and the
+        acknowledged reports' sequence number) and turn their events into reports."""
+        note = {"ids": texts, "published": self._published()}
+        events = self.exchange.submit(rows, reuse=True, note=note)
         self.batches += 1
         kinds = rows["kind"]
         self._events(events, reports, texts, kinds)
@@ -361,56 +578,51 @@ class Gateway:
         kinds: np.ndarray | None = None,
     ) -> None:
         """Turn venue events into participants' reports; keep each new order's first answer."""
-        text_of = self.client_ids.text
+        text_of, symbols = self.client_ids.text, self.symbols
+        commands = kinds.tolist() if kinds is not None else None
         for e in events.tolist():
             (kind, side, _phase, reason, book, owner, contra, command, order_id, _contra_order,
              price, quantity, leaves, contra_leaves, _ts, cid, contra_cid, fee,
              contra_fee) = e  # fmt: skip
-            if kind in (EventKind.UNCROSSED, EventKind.PHASE):
+            if kind in SILENT:
                 continue
             text = (
                 text_of(owner, cid) if cid else (texts[command] if texts and command >= 0 else "")
             )
-            symbol = self.symbols[book] if 0 <= book < len(self.symbols) else ""
-            if kind == EventKind.TRADE:
+            symbol = symbols[book] if 0 <= book < len(symbols) else ""
+            if kind == TRADE:
                 self.trades += 1
-                for p, t, s, left, paid, role in (
-                    (owner, text, side, leaves, fee, "taker"),
-                    (
-                        contra,
-                        text_of(contra, contra_cid),
-                        1 - side,
-                        contra_leaves,
-                        contra_fee,
-                        "maker",
-                    ),
-                ):
+                for p, number, t, s, left, paid, role in (
+                    (owner, cid, text, side, leaves, fee, "taker"),
+                    (contra, contra_cid, text_of(contra, contra_cid), 1 - side, contra_leaves,
+                     contra_fee, "maker"),
+                ):  # fmt: skip
                     if left == 0:
-                        self.live[p].discard(self.client_ids.find(p, t)[1])
+                        self.live[p].discard(number)
                     reports[p].append({
                         "type": "fill", "id": t, "symbol": symbol, "side": SIDE_NAMES[s],
                         "price": price, "qty": quantity, "leaves": left, "fee": paid,
                         "role": role, "trade": self.trades,
                     })  # fmt: skip
                 continue
-            if kind in (EventKind.ACCEPTED, VenueEventKind.QUEUED):
+            if kind in (ACCEPTED, QUEUED):
                 self.live[owner].add(cid)
                 report = {
                     "type": "ack", "id": text, "order_id": order_id, "symbol": symbol,
                     "side": SIDE_NAMES[side], "price": price, "qty": quantity,
-                    "state": "queued" if kind == VenueEventKind.QUEUED else "accepted",
+                    "state": "queued" if kind == QUEUED else "accepted",
                 }  # fmt: skip
-            elif kind == EventKind.REPLACED:
+            elif kind == REPLACED:
                 report = {"type": "ack", "id": text, "order_id": order_id, "symbol": symbol,
                           "price": price, "qty": leaves, "state": "replaced"}  # fmt: skip
-            elif kind == EventKind.REJECTED:
+            elif kind == REJECTED:
                 report = rejection_report(Rejection(reason, code_text(reason), text))
             else:  # CANCELLED, EXPIRED
                 self.live[owner].discard(cid)
                 report = {"type": "cancelled", "id": text, "order_id": order_id, "symbol": symbol,
                           "qty": quantity, "code": reason, "reason": code_name(reason)}  # fmt: skip
-            first = kinds is not None and command >= 0 and kinds[command] == OrderCommand.NEW
-            if first and kind in (EventKind.ACCEPTED, VenueEventKind.QUEUED, EventKind.REJECTED):
+            first = commands is not None and command >= 0 and commands[command] == NEW
+            if first and kind in FIRST_ANSWERS:
                 self.outcomes[owner, text] = report
             reports[owner].append(report)
 
@@ -454,10 +666,30 @@ class Gateway:
 
     # results out ------------------------------------------------------------------------
 
-    def _send_reports(self, reports: dict[int, list[dict[str, Any]]]) -> None:
-        for p, items in reports.items():
-            topic = REPORTS_TOPIC.format(participant=self.names[p])
-            self._publish(topic, {"type": "reports", "items": items}, as_json=self.as_json[p])
+    def _send_reports(self, reports: Reports) -> None:
+        if reports:
+            batch = self._keep(reports, self.first)
+            for p in reports:
+                self._publish_report(batch, p)
+
+    def _keep(self, reports: Reports, first: int) -> int:
+        """Keep a batch's reports until the broker acknowledges them; return its number.
+        first: the batch's first journal sequence number."""
+        self.sent += 1
+        self.unconfirmed[self.sent] = Unconfirmed(first, {
+            p: ({"type": "reports", "items": items}, self.as_json[p])
+            for p, items in reports.items()
+        })  # fmt: skip
+        return self.sent
+
+    def _journal_seq(self) -> int:
+        """Return the journal's last sequence number (0 without a journal)."""
+        journal = self.exchange.journal
+        return journal.next_seq - 1 if journal is not None else 0
+
+    def _published(self) -> int:
+        """Return the sequence number up to which every record's reports are acknowledged."""
+        return min([self.first - 1, *(u.first - 1 for u in self.unconfirmed.values())])
 
     def _market_data(self, md: np.ndarray) -> None:
         """Publish the batch's market data: one delta per instrument covering its sequence

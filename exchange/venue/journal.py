@@ -35,7 +35,7 @@ Durability = Literal["fsync", "flush", "buffer"]
 DURABILITY: tuple[Durability, ...] = ("fsync", "flush", "buffer")
 
 
-class JournalError(Exception):
+class JournalError(ValueError):
     """A journal that cannot be read as written: corruption, a sequence gap, a wrong file."""
 
 

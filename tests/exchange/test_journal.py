@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exchange_helpers import BUY, MONDAY, PRICE, SELL, kinds, make_exchange
 
+from exchange.orders import batch, order
+from exchange.venue.exchange import Exchange
 from exchange.venue.journal import (
     DURABILITY,
     HEADER,
@@ -167,3 +170,26 @@ def test_payloads_must_be_maps_or_bytes(tmp_path):
             writer.append([1, 2])
         assert writer.append(bytearray(b"\x01\x02")) == 1
     assert JournalReader(tmp_path / "j.tbj").records()[0].payload == b"\x01\x02"
+
+
+def test_a_batch_note_is_journaled_and_replay_shows_each_record_after_applying_it(tmp_path):
+    path = tmp_path / "venue.tbj"
+    live = make_exchange(journal=path)
+    live.open_day(MONDAY)
+    now = live.calendar.local_ns(MONDAY, "10:00")
+    live.submit(batch(order(0, 0, BUY, PRICE, 200, 1, now)), note={"ids": ["a1"]})
+    live.submit(batch(order(1, 0, SELL, PRICE, 200, 1, now)))
+    seen = []
+
+    def observe(exchange, record):
+        op = record.payload["op"]
+        events = exchange.last_events
+        orders = kinds(events[events["command"] >= 0]) if op == "submit" else []
+        seen.append((record.seq, op, orders))
+
+    replayed = Exchange.replay(path, observe=observe)
+    submits = [r.payload for r in JournalReader(path).records() if r.payload["op"] == "submit"]
+    assert [s.get("note") for s in submits] == [{"ids": ["a1"]}, None]
+    assert [s[0] for s in seen] == list(range(2, 13))  # all but the genesis, in order
+    assert seen[-2:] == [(11, "submit", ["ACCEPTED"]), (12, "submit", ["ACCEPTED", "TRADE"])]
+    assert replayed.digest() == live.digest()

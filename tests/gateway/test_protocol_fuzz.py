@@ -1,14 +1,20 @@
 """Fuzzing of the wire decoder and the gateway's order handling: random bytes, truncated and
-mistyped msgpack and JSON never crash, every refusal carries a reason code, and a refused
-message changes nothing in the venue."""
+mistyped msgpack and JSON, valid orders with one field replaced (wrong types, huge, negative
+and zero numbers, NaN, strings where integers belong, unknown fields, client ids of up to 400
+characters, unicode) never crash, every refusal carries a reason code, and a refused message
+changes nothing in the venue. The default run tries 3,000 + 1,500 messages; `-m soak` (and
+`-m slow`) 100,000 + 10,000: 1,000 generated payloads with 99 variants each (prefixes, one byte
+changed) and 200 lists of 50 (hypothesis's cost is per example, not per message)."""
 
 from __future__ import annotations
 
+import json
 import math
+import random
 
 import msgpack
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from gateway.config import parse_config
@@ -33,13 +39,28 @@ VALUES = st.one_of(
     "batch", "snapshot", "bye", "buy", "sell", "AAA", "limit", "ioc"]), st.just(math.nan),
     st.lists(st.integers(-(2**63), 2**63), max_size=3),
 )  # fmt: skip
-MAPS = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=9)
+IDS = st.one_of(st.text(max_size=40), st.text(min_size=33, max_size=400),
+                st.text(st.characters(codec="ascii"), min_size=1, max_size=32))  # fmt: skip
+MAPS = st.dictionaries(st.sampled_from(FIELDS), VALUES | IDS, max_size=9)
+ORDERS = st.fixed_dictionaries({
+    "v": st.just(1), "type": st.just("new"), "id": IDS, "symbol": st.just("AAA"),
+    "side": st.sampled_from(["buy", "sell"]), "qty": st.integers(1, 10**6),
+    "price": st.integers(1, 10**6),
+})  # fmt: skip
+MUTATED = st.builds(lambda order, field, value: {**order, field: value},
+                    ORDERS, st.sampled_from(FIELDS), VALUES | IDS)  # fmt: skip
 PAYLOADS = st.one_of(
     st.binary(max_size=200),
     MAPS.map(lambda m: msgpack.packb(m, use_bin_type=True)),
     MAPS.map(lambda m: msgpack.packb(m, use_bin_type=True)[: len(m)]),  # truncated
     MAPS.map(lambda m: msgpack.packb({"v": 1, "type": "batch", "orders": [m, m]})),
+    MUTATED.map(lambda m: msgpack.packb(m, use_bin_type=True)),
+    MUTATED.map(lambda m: json.dumps(m, default=repr).encode()),  # NaN as JSON's NaN
+    MUTATED.map(lambda m: json.dumps(m, default=repr).encode()[: len(m) * 3]),  # truncated
 )
+CONTENT_TYPES = st.sampled_from([None, JSON_CONTENT_TYPE])
+SOAK = settings(deadline=None, phases=[Phase.generate, Phase.shrink],
+                suppress_health_check=list(HealthCheck))  # fmt: skip
 
 
 def check(payload: bytes, content_type: str | None) -> None:
@@ -51,16 +72,28 @@ def check(payload: bytes, content_type: str | None) -> None:
 
 
 @settings(max_examples=3000, deadline=None)
-@given(PAYLOADS, st.sampled_from([None, JSON_CONTENT_TYPE]))
+@given(PAYLOADS, CONTENT_TYPES)
 def test_the_decoder_never_crashes_and_every_refusal_has_a_code(payload, content_type):
     check(payload, content_type)
 
 
+def variants(payload: bytes, rng: random.Random) -> list[bytes]:
+    """Return the payload, 49 of its prefixes and 50 copies with one byte changed: 100 cases."""
+    cut = [payload[: rng.randint(0, len(payload))] for _ in range(49)]
+    changed = []
+    for _ in range(50):
+        at = rng.randrange(len(payload) or 1)
+        changed.append(payload[:at] + bytes([rng.randrange(256)]) + payload[at + 1 :])
+    return [payload, *cut, *changed]
+
+
 @pytest.mark.slow
-@settings(max_examples=100_000, deadline=None)
-@given(PAYLOADS, st.sampled_from([None, JSON_CONTENT_TYPE]))
-def test_the_decoder_survives_100k_cases(payload, content_type):
-    check(payload, content_type)
+@pytest.mark.soak
+@settings(SOAK, max_examples=1000)
+@given(PAYLOADS, CONTENT_TYPES, st.randoms(use_true_random=False))
+def test_the_decoder_survives_100k_cases(payload, content_type, rng):
+    for case in variants(payload, rng):
+        check(case, content_type)
 
 
 @pytest.mark.parametrize(
@@ -115,11 +148,7 @@ def gateway() -> Gateway:
     return served
 
 
-@settings(
-    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(PAYLOADS)
-def test_refused_messages_change_nothing_in_the_venue(gateway, payload):
+def changes_nothing_if_refused(gateway: Gateway, payload: bytes) -> None:
     before = gateway.exchange.digest()
     gateway.receive("techboard/v1/participants/alice/orders", payload, None)
     refused = all(isinstance(r, Rejection) for _, r in gateway.pending)
@@ -127,3 +156,20 @@ def test_refused_messages_change_nothing_in_the_venue(gateway, payload):
     after = gateway.exchange.digest()
     if refused:
         assert {**after, "clock": 0} == {**before, "clock": 0}
+
+
+@settings(
+    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(PAYLOADS)
+def test_refused_messages_change_nothing_in_the_venue(gateway, payload):
+    changes_nothing_if_refused(gateway, payload)
+
+
+@pytest.mark.slow
+@pytest.mark.soak
+@settings(SOAK, max_examples=200)
+@given(st.lists(PAYLOADS, min_size=50, max_size=50))
+def test_10k_refused_messages_change_nothing_in_the_venue(gateway, payloads):
+    for payload in payloads:
+        changes_nothing_if_refused(gateway, payload)

@@ -1,0 +1,83 @@
+"""Scenario files on hostile input: a one-line ScenarioError naming the file (and the line where
+the TOML itself is broken, the key where a value is), or a scenario that loads.
+
+Starting from each shipped scenario, hypothesis makes the changes of test_toml_input.mutate:
+a number swapped for a huge, non-finite or unicode one, random bytes inserted, the file cut
+short, a BOM, CRLF line ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_toml_input import integers, mutate
+
+from simulation.scenario import SCENARIO_DIR, ScenarioError, load_scenario
+
+SHIPPED = sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def check(data: bytes, tmp_path: Path) -> None:
+    assume(utf8(data))  # other bytes: test_a_file_that_is_not_utf8_is_a_scenario_error
+    path = tmp_path / "scenario.toml"
+    path.write_bytes(data)
+    try:
+        load_scenario(path)
+    except ScenarioError as error:
+        message = str(error)
+        assert "\n" not in message, message
+        assert message.startswith((str(path), str(SCENARIO_DIR))), message
+        if "not TOML" in message:
+            assert " line " in message or "end of document" in message, message
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=lambda p: p.stem)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_a_mangled_scenario_errs_in_one_line_or_loads(shipped, tmp_path, data):
+    check(mutate(shipped.read_bytes(), data.draw), tmp_path)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeDecodeError,
+    reason="simulation/scenario.py reads the file with read_text(): UnicodeDecodeError escapes",
+)
+def test_a_file_that_is_not_utf8_is_a_scenario_error(tmp_path):
+    path = tmp_path / "scenario.toml"
+    path.write_bytes(b"\x80" + (SCENARIO_DIR / "rmsc-like.toml").read_bytes())
+    with pytest.raises(ScenarioError, match=rf"^{path}: "):
+        load_scenario(path)
+
+
+def test_a_broken_line_is_named(tmp_path):
+    data = (SCENARIO_DIR / "rmsc-like.toml").read_bytes()
+    first = integers(data)[0]
+    line = data.count(b"\n", 0, first.start(1)) + 1
+    path = tmp_path / "scenario.toml"
+    path.write_bytes(data[: first.start(1)] + b"1e400e" + data[first.end(1) :])
+    with pytest.raises(ScenarioError, match=rf"^{path}: not TOML: .*line {line}"):
+        load_scenario(path)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("shipped", SHIPPED, ids=lambda p: p.stem)
+@settings(
+    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_soak_mangled_scenarios(shipped, tmp_path, data):
+    check(mutate(shipped.read_bytes(), data.draw), tmp_path)
