@@ -110,6 +110,17 @@ class Population(Agent):
         _, starts, ends = self._spans
         return np.maximum(times, starts[np.searchsorted(ends, times, side="right")])
 
+    def start_day(self, session: Session) -> None:
+        """Draw the first wakes from the open, wake_s apart on average (Poisson)."""
+        self.session = session
+        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
+
+    def _wake_due(self, now: int) -> np.ndarray:
+        """Return the members due at now, their next wakes drawn wake_s later on average."""
+        members = self._due(now)
+        self._reschedule(members, now, self.params["wake_s"] * NS_PER_SECOND)
+        return members
+
     def _first_wakes(self, mean_ns: float) -> np.ndarray:
         """Return every member's first wake: the open plus a Poisson wait, out of breaks."""
         return self._defer(self.session.open + exponential_ns(self.rng, mean_ns, self.n))
@@ -308,16 +319,10 @@ class MomentumTraders(Population):
         self.history = np.zeros((self.n, params["long"]))
         self.seen = np.zeros(self.n, np.int64)
 
-    def start_day(self, session: Session) -> None:
-        """Draw the first wakes from the open."""
-        self.session = session
-        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
-
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Observe the mid; trade the crossover once the long average is full."""
         p = self.params
-        members = self._due(now)
-        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        members = self._wake_due(now)
         top = market.top(0)
         if not (top.bid and top.ask):
             return commands(0)
@@ -360,8 +365,7 @@ class MarketMakers(Population):
         """Cancel the ladder and quote a new one per member due."""
         p, info = self.params, self.instruments[0]
         tick = info.tick
-        members = self._due(now)
-        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        members = self._wake_due(now)
         top = market.top(0)
         if top.bid and top.ask:
             mid, observed = (top.bid + top.ask) / 2, top.ask - top.bid
@@ -441,16 +445,10 @@ class InformedTraders(Population):
         super().__init__(participants, latency_ns, seed, params)
         self.fundamentals = fundamentals
 
-    def start_day(self, session: Session) -> None:
-        """Draw the first wakes from the open."""
-        self.session = session
-        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
-
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Trade at the touch toward the value lead_s ahead, if the gap is wide enough."""
         p = self.params
-        members = self._due(now)
-        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        members = self._wake_due(now)
         top = market.top(0)
         if not (top.bid and top.ask):
             return commands(0)
@@ -478,9 +476,8 @@ class ValuationTraders(OneOrderEach):
 
     def start_day(self, session: Session) -> None:
         """Draw the first wakes from the open; the valuation date is the trading day."""
-        self.session = session
+        super().start_day(session)
         self.date = datetime.datetime.fromtimestamp(session.midnight / NS_PER_SECOND, LOCAL).date()
-        self.wakes = self._first_wakes(self.params["wake_s"] * NS_PER_SECOND)
 
     def value(self, market: MarketView) -> float:
         """Return the instrument's value now, price units."""
@@ -489,8 +486,7 @@ class ValuationTraders(OneOrderEach):
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Cancel, value, take a mispriced touch or quote around the value."""
         p, info = self.params, self.instruments[self.target]
-        members = self._due(now)
-        self._reschedule(members, now, p["wake_s"] * NS_PER_SECOND)
+        members = self._wake_due(now)
         out = [self._cancel_live(members)]
         value = self.value(market) * self.view[members]
         top, edge = market.top(self.target), value * p["threshold_bp"] / 1e4

@@ -115,6 +115,17 @@ COMMON: dict[str, Key] = {
     "participant_kind": Key(str, "investor", ", ".join(KINDS), "account kind on the board"),
     "assets": Key(int, 10_000_000_000, ">= 0", "declared assets (investor gate)", _not_negative),
 }
+VALUATION: dict[str, Key] = {  # the keys convertible and preferred traders share
+    "wake_s": Key(NUMBER, 120.0, "> 0", "mean time between wakes (Poisson), s", _positive),
+    "threshold_bp": Key(
+        NUMBER, 50.0, ">= 0", "distance from the value to quote or take, bp", _not_negative
+    ),
+    "view_bp": Key(
+        NUMBER, 100.0, ">= 0", "how much their valuations differ (std), bp", _not_negative
+    ),
+    "rate": Key(NUMBER, 0.02, "any", "risk-free rate, continuous, decimal"),
+    "credit_spread": Key(NUMBER, 0.03, ">= 0", "issuer's credit spread, decimal", _not_negative),
+}
 POPULATION: dict[str, dict[str, Key]] = {
     "convertible": {
         "terms": Key(
@@ -123,20 +134,11 @@ POPULATION: dict[str, dict[str, Key]] = {
             "a terms file (or one in instruments/data)",
             "the bond's terms; its symbol and underlying must be listed",
         ),
+        **VALUATION,
         "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between wakes (Poisson), s", _positive),
-        "threshold_bp": Key(
-            NUMBER, 50.0, ">= 0", "distance from the value to quote or take, bp", _not_negative
-        ),
         "size": Key(int, 10, ">= 1", "order size, bonds (rounded to whole lots)", _positive),
-        "view_bp": Key(
-            NUMBER, 100.0, ">= 0", "how much their valuations differ (std), bp", _not_negative
-        ),
         "volatility": Key(
             NUMBER, 0.35, ">= 0", "the share's annual volatility they assume", _not_negative
-        ),
-        "rate": Key(NUMBER, 0.02, "any", "risk-free rate, continuous, decimal"),
-        "credit_spread": Key(
-            NUMBER, 0.03, ">= 0", "issuer's credit spread, decimal", _not_negative
         ),
         "steps": Key(int, 200, ">= 2", "lattice steps", lambda x: x >= 2),
     },
@@ -147,18 +149,8 @@ POPULATION: dict[str, dict[str, Key]] = {
             "a terms file (or one in instruments/data)",
             "the preferred share's terms; its symbol must be listed",
         ),
-        "wake_s": Key(NUMBER, 120.0, "> 0", "mean time between wakes (Poisson), s", _positive),
-        "threshold_bp": Key(
-            NUMBER, 50.0, ">= 0", "distance from the value to quote or take, bp", _not_negative
-        ),
+        **VALUATION,
         "size": Key(int, 100, ">= 1", "order size, shares (rounded to whole lots)", _positive),
-        "view_bp": Key(
-            NUMBER, 100.0, ">= 0", "how much their valuations differ (std), bp", _not_negative
-        ),
-        "rate": Key(NUMBER, 0.02, "any", "risk-free rate, continuous, decimal"),
-        "credit_spread": Key(
-            NUMBER, 0.03, ">= 0", "issuer's credit spread, decimal", _not_negative
-        ),
     },
     "informed": {
         "wake_s": Key(NUMBER, 60.0, "> 0", "mean time between wakes (Poisson), s", _positive),
