@@ -467,12 +467,20 @@ class ValuationTraders(OneOrderEach):
     a limit threshold_bp away from its value on a random side. Subclasses say what they trade
     (`start`) and what it is worth (`value`)."""
 
+    terms_kind: type = ConvertibleTerms  # the terms a subclass values
+
     def __init__(self, participants, latency_ns, seed, params):
-        """Valuation traders with the scenario's parameters and their own views."""
+        """Valuation traders with the scenario's terms file, parameters and their own views."""
         super().__init__(participants, latency_ns, seed, params)
+        self.terms = model_terms(params["terms"], self.terms_kind)
         self.view = 1 + self.rng.normal(0.0, params["view_bp"] / 1e4, self.n)
         self.target = 0  # index of the instrument traded
         self.date = datetime.date.min
+
+    def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
+        """Find the instrument of the terms among the listed ones."""
+        super().start(instruments)
+        self.target = {x.symbol: x.index for x in instruments}[self.terms.symbol]
 
     def start_day(self, session: Session) -> None:
         """Draw the first wakes from the open; the valuation date is the trading day."""
@@ -513,18 +521,12 @@ class ConvertibleTraders(ValuationTraders):
     (instruments.convertible_lattice) at the underlying share's mid."""
 
     agent_class = "convertible"
-
-    def __init__(self, participants, latency_ns, seed, params):
-        """Convertible traders with the scenario's terms file and market assumptions."""
-        super().__init__(participants, latency_ns, seed, params)
-        self.terms = model_terms(params["terms"], ConvertibleTerms)
-        self.stock = 0
+    terms_kind = ConvertibleTerms
 
     def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
         """Find the bond and its underlying among the listed instruments."""
         super().start(instruments)
-        index = {x.symbol: x.index for x in instruments}
-        self.target, self.stock = index[self.terms.symbol], index[self.terms.underlying]
+        self.stock = {x.symbol: x.index for x in instruments}[self.terms.underlying]
 
     def value(self, market: MarketView) -> float:
         """Return the bond's lattice value per bond (price units) at the share's mid."""
@@ -542,17 +544,8 @@ class PreferredTraders(ValuationTraders):
     issuer's spread, net of the issuer's call (instruments.preferred)."""
 
     agent_class = "preferred"
-
-    def __init__(self, participants, latency_ns, seed, params):
-        """Preferred-share traders with the scenario's terms file and rates."""
-        super().__init__(participants, latency_ns, seed, params)
-        self.terms = model_terms(params["terms"], PreferredTerms)
-        self.worth = 0.0
-
-    def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
-        """Find the preferred share among the listed instruments."""
-        super().start(instruments)
-        self.target = {x.symbol: x.index for x in instruments}[self.terms.symbol]
+    terms_kind = PreferredTerms
+    worth = 0.0  # the day's value per share, CNY
 
     def start_day(self, session: Session) -> None:
         """Value the share for the day (it does not move with the common share)."""
