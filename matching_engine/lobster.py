@@ -24,12 +24,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.typed import Dict
 from sortedcontainers import SortedList
 
 from matching_engine.api import BookSpec, MatchingEngine
 from matching_engine.book import NumbaEngine
-from matching_engine.commands import batch, cancel, new
 from matching_engine.dtypes import COMMAND_DTYPE, CommandKind, EventKind, Side, TimeInForce
 from matching_engine.flows import Flow
 
@@ -37,7 +37,6 @@ SUBMIT, PARTIAL_CANCEL, DELETE, EXECUTE, HIDDEN, CROSS, HALT = 1, 2, 3, 4, 5, 6,
 SKIPPED = {HIDDEN: "hidden_execution", CROSS: "cross_trade", HALT: "trading_halt"}
 EMPTY_ASK = 9999999999  # LOBSTER's price for a missing ask level
 RESTING_OWNER, AGGRESSOR_OWNER = 1, 2
-TIMED_COMMANDS = 50_000  # commands timed per engine for commands_per_s
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,6 @@ class ReplayPlan:
     commands: np.ndarray  # COMMAND_DTYPE: the day, inferred orders placed where they belong
     row_end: np.ndarray  # int64 per message: commands[:row_end[i]] give orderbook row i
     expected_contra: np.ndarray  # int64 per command: the resting order an execution must hit
-    queue_after: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     inferred_orders: int = 0  # orders the file never submits (named later, or never named)
     inferred_volume: int = 0  # shares the orderbook shows that no message names
@@ -235,7 +233,6 @@ class _Planner:
         self.inferred_orders = 0
         self.inferred_volume = 0
         self.removed_volume = 0
-        self.queue_after: dict[int, list[tuple[int, int]]] = {}  # execution row -> its level
         self.to_come: dict[int, int] = {}  # order id -> shares later messages take off it
         taking = np.isin(sample.kind, (PARTIAL_CANCEL, DELETE, EXECUTE))
         for oid, size in zip(sample.order_id[taking], sample.size[taking], strict=True):
@@ -327,17 +324,38 @@ class _Planner:
         self.removed_volume += cut_total
         return cut_total
 
-    def clear_ahead(self, oid: int, at: int) -> None:
-        """Before an execution of oid, requeue stale volume ahead of it to the back.
+    def clear_ahead(self, oid: int, size: int, at: int) -> list[tuple[int, int]] | None:
+        """Before an execution of size shares of oid, requeue stale volume ahead of it to the
+        back; return None when oid is then first in its level, else the level the engine will
+        hold after it executes size shares by price-time priority.
 
         Shares ahead of the executed order that no later message takes off were cancelled
         unseen while the level was deep; the level's total says as many were added unseen
-        meanwhile, so they rest again as an inferred order at the back.
+        meanwhile, so they rest again as an inferred order at the back. Orders still ahead of
+        it are named later: Nasdaq executed a later order first.
         """
         side, price = self.where[oid]
         moved = self.drop_stale(side, price, 1 << 62, at, before=oid)
         if moved:
             self.infer(side, price, moved, at)
+        queue = self.levels[side, price]
+        if queue[0][0] == oid:
+            return None
+        after, to_fill = [], size
+        for resting, quantity in queue:
+            fill = min(quantity, to_fill)
+            to_fill -= fill
+            if quantity > fill:
+                after.append((resting, quantity - fill))
+        return after
+
+    def realign(self, engine_level: list[tuple[int, int]], side: int, price: int, at: int) -> None:
+        """Make the engine's level hold the explained queue, in LOBSTER's order: cancel what
+        the engine holds there and enter the queue again."""
+        for oid, _ in engine_level:
+            self.emit(CommandKind.CANCEL, oid, RESTING_OWNER, side, price, 0, 0, at)
+        for oid, quantity in self.levels.get((side, price), []):
+            self.emit(CommandKind.NEW, oid, RESTING_OWNER, side, price, quantity, 0, at)
 
 
 def _new_in_view(sample: LobsterSample) -> np.ndarray:
@@ -368,18 +386,16 @@ def plan_replay(sample: LobsterSample) -> ReplayPlan:
         for unseen in placed.get(i, ()):
             plan.rest(unseen, *terms[unseen], at)
         if kind in (PARTIAL_CANCEL, DELETE, EXECUTE) and oid in plan.where:
-            if kind == EXECUTE:
-                plan.clear_ahead(oid, at)
+            engine_level = plan.clear_ahead(oid, size, at) if kind == EXECUTE else None
             left = plan.take(oid, size)
             if widening[i]:
                 plan.reconcile(i, at)
             if kind == EXECUTE:
-                plan.queue_after[len(plan.rows)] = [
-                    tuple(e) for e in plan.levels.get((side, price), [])
-                ]
                 plan.emit(CommandKind.NEW, plan.next_id, AGGRESSOR_OWNER, 1 - side, price, size,
                           TimeInForce.IOC, at, contra=oid)  # fmt: skip
                 plan.next_id += 1
+                if engine_level is not None:
+                    plan.realign(engine_level, side, price, at)
             else:
                 command = CommandKind.REPLACE if left > 0 else CommandKind.CANCEL
                 plan.emit(command, oid, RESTING_OWNER, side, price, left, 0, at)
@@ -407,7 +423,6 @@ def plan_replay(sample: LobsterSample) -> ReplayPlan:
         commands=commands[seed_end:],
         row_end=row_end - seed_end,
         expected_contra=np.array(plan.contra[seed_end:], np.int64),
-        queue_after={c - seed_end: queue for c, queue in plan.queue_after.items()},
         skipped=skipped,
         inferred_orders=plan.inferred_orders + len(terms) - len(unplaced),
         inferred_volume=plan.inferred_volume,
@@ -423,15 +438,124 @@ def lobster_commands(
     return plan.spec, plan.seed, plan.commands
 
 
-def _top(engine: MatchingEngine, levels: int) -> np.ndarray:
-    row = np.zeros(4 * levels, np.int64)
+ACCEPTED, TRADE, CANCELLED, REPLACED = (
+    int(k) for k in (EventKind.ACCEPTED, EventKind.TRADE, EventKind.CANCELLED, EventKind.REPLACED)
+)
+
+
+@njit(cache=True)
+def _change(ladder, count, best, s, at, delta):  # pragma: no cover
+    """Add delta shares to level `at` of side s (0 buy, 1 sell), keeping the count of non-empty
+    levels and the best one (bids: highest index, asks: lowest; off the ladder when empty)."""
+    before = ladder[s, at]
+    ladder[s, at] = before + delta
+    if before == 0:
+        count[s] += 1
+        if (s == 0 and at > best[s]) or (s == 1 and at < best[s]):
+            best[s] = at
+    elif ladder[s, at] == 0:
+        count[s] -= 1
+        if at == best[s]:
+            step = -1 if s == 0 else 1
+            while count[s] and ladder[s, best[s]] == 0:
+                best[s] += step
+            if not count[s]:
+                best[s] = -1 if s == 0 else ladder.shape[1]
+
+
+@njit(cache=True)
+def _take(ladder, count, best, open_qty, where, oid, quantity):  # pragma: no cover
+    """Take quantity off a resting order and its level."""
+    at = where[oid]
+    _change(ladder, count, best, at % 2, at // 2, -quantity)
+    open_qty[oid] -= quantity
+    if open_qty[oid] == 0:
+        del open_qty[oid]
+        del where[oid]
+
+
+@njit(cache=True)
+def _top_row(ladder, count, best, lo, tick, row):  # pragma: no cover
+    """Write the top N levels of both sides in the orderbook file's layout into row."""
+    n = len(row) // 4
     row[0::4] = EMPTY_ASK
+    row[1::4] = 0
     row[2::4] = -EMPTY_ASK
-    for j, level in enumerate(engine.depth(0, Side.SELL, levels)):
-        row[4 * j], row[4 * j + 1] = level.price, level.quantity
-    for j, level in enumerate(engine.depth(0, Side.BUY, levels)):
-        row[4 * j + 2], row[4 * j + 3] = level.price, level.quantity
-    return row
+    row[3::4] = 0
+    for s, step, col in ((1, 1, 0), (0, -1, 2)):
+        at, k = best[s], 0
+        while k < min(n, count[s]):
+            if ladder[s, at]:
+                row[4 * k + col] = lo + at * tick
+                row[4 * k + col + 1] = ladder[s, at]
+                k += 1
+            at += step
+
+
+@njit(cache=True)
+def _check_rows(kind, side, order_id, contra, price, quantity, command, seed_events, row_end,
+                expected, lo, tick, ticks, bad, first):  # fmt: skip  # pragma: no cover
+    """Rebuild both sides' levels from an engine's events and compare the top N with the rows.
+
+    The first seed_events events are the seed's; the day's events carry their command index,
+    and row i is complete after command row_end[i] - 1. Sets bad[i] where row i differs and
+    writes our first differing row into `first`; returns that row's index (0: none).
+    """
+    ladder = np.zeros((2, ticks), np.int64)
+    count = np.zeros(2, np.int64)
+    best = np.array([-1, ticks], np.int64)
+    open_qty = Dict.empty(key_type=types.int64, value_type=types.int64)
+    where = Dict.empty(key_type=types.int64, value_type=types.int64)
+    row = np.zeros(expected.shape[1], np.int64)
+    first_row = 0
+    i = 1
+    for k in range(len(kind) + 1):
+        while (
+            k >= seed_events and i < len(row_end) and (k == len(kind) or command[k] >= row_end[i])
+        ):
+            _top_row(ladder, count, best, lo, tick, row)
+            if (row != expected[i]).any():
+                bad[i] = True
+                if not first_row:
+                    first_row = i
+                    first[:] = row
+            i += 1
+        if k == len(kind):
+            break
+        e, oid = kind[k], order_id[k]
+        if e == ACCEPTED:
+            at = (price[k] - lo) // tick
+            open_qty[oid] = quantity[k]
+            where[oid] = 2 * at + side[k]
+            _change(ladder, count, best, side[k], at, quantity[k])
+        elif e == TRADE:
+            _take(ladder, count, best, open_qty, where, oid, quantity[k])
+            _take(ladder, count, best, open_qty, where, contra[k], quantity[k])
+        elif e == CANCELLED and oid in open_qty:
+            _take(ladder, count, best, open_qty, where, oid, quantity[k])
+        elif e == REPLACED:
+            _take(ladder, count, best, open_qty, where, oid, open_qty[oid])
+            at = (price[k] - lo) // tick
+            open_qty[oid] = quantity[k]
+            where[oid] = 2 * at + side[k]
+            _change(ladder, count, best, side[k], at, quantity[k])
+    return first_row
+
+
+def _agreed(plan: ReplayPlan, events: np.ndarray) -> np.ndarray:
+    """Return, per execution of the plan, whether the engine's IOC order hit Nasdaq's order,
+    and only it, for the whole size."""
+    executions = np.flatnonzero(plan.expected_contra)
+    trades = events[events["kind"] == EventKind.TRADE]
+    if not len(trades):
+        return np.zeros(len(executions), bool)
+    fills = np.bincount(trades["command"], minlength=len(plan.commands))[executions]
+    at = np.searchsorted(trades["command"], executions).clip(max=len(trades) - 1)
+    return (
+        (fills == 1)
+        & (trades["contra_order_id"][at] == plan.expected_contra[executions])
+        & (trades["quantity"][at] == plan.commands["quantity"][executions])
+    )
 
 
 def replay(
@@ -440,17 +564,16 @@ def replay(
     levels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Replay a sample through each engine, compare every row, and time one batch call each.
+    """Replay a sample through each engine in one batch call and compare every row.
 
-    Returns the report: rows, checked, skipped (reason -> count), mismatched_rows (rows where
-    any engine differs from the file), mismatches (engine -> rows it differs on),
-    executions, realigned_executions (those where an engine hit another resting order than
-    Nasdaq's and the level was re-entered in Nasdaq's order), execution_agreement,
-    commands_per_s (per engine) and details of the first mismatch.
-
-    The first engine's book is read after every row; another engine's book is read only from
-    the first row on which its events differ from the first engine's (until then both books
-    are the same). `progress(done, total)` is called every 5,000 rows.
+    Each engine gets the seed, then the day's commands in one `process` call (timed:
+    commands_per_s); the levels its events build are compared with the top N of every
+    orderbook row, and its state hash with the other engines'. Returns the report: rows,
+    checked, skipped (reason -> count), mismatched_rows (rows where any engine differs from the
+    file), mismatches (engine -> rows it differs on), executions, realigned_executions (those
+    where an engine hit another resting order than Nasdaq's; the plan then re-enters the level
+    in Nasdaq's order), execution_agreement, engines_agree, commands_per_s and details of the
+    first mismatch. `progress(done, total)` is called after each engine.
     """
     levels = min(levels or sample.levels, sample.levels)
     plan = plan_replay(sample)
@@ -459,105 +582,57 @@ def replay(
     expected_rows[:, 2::4] = np.where(
         expected_rows[:, 3::4] > 0, expected_rows[:, 2::4], -EMPTY_ASK
     )
-    live = {name: make([plan.spec]) for name, make in engines.items()}
-    for engine in live.values():
-        engine.process(plan.seed)
-    mismatches = dict.fromkeys(live, 0)
-    in_step = dict.fromkeys(live, True)  # events so far equal to the first engine's
-    mismatched_rows = realigned = 0
-    first_mismatch = None
-    for i in range(1, len(sample)):
-        lo, hi = plan.row_end[i - 1], plan.row_end[i]
-        if progress and i % 5000 == 0:
-            progress(i, len(sample))
-        hits = np.flatnonzero(plan.expected_contra[lo:hi])
-        lead_events = lead_top = None
-        row_bad = row_realigned = False
-        for name, engine in live.items():
-            events = engine.process(plan.commands[lo:hi])
-            for c in hits:
-                trades = events[(events["kind"] == EventKind.TRADE) & (events["command"] == c)]
-                if not (
-                    len(trades) == 1
-                    and trades[0]["contra_order_id"] == plan.expected_contra[lo + c]
-                    and trades[0]["quantity"] == plan.commands[lo + c]["quantity"]
-                ):
-                    row_realigned = True
-                    events = np.concatenate(
-                        [events, _realign(engine, plan.commands[lo + c], plan.queue_after[lo + c])]
-                    )
-            if lead_events is None:
-                lead_events, ours = events, _top(engine, levels)
-                lead_top = ours
-            else:
-                in_step[name] = in_step[name] and np.array_equal(events, lead_events)
-                ours = lead_top if in_step[name] else _top(engine, levels)
-            if not np.array_equal(ours, expected_rows[i]):
-                mismatches[name] += 1
-                row_bad = True
-                if first_mismatch is None:
-                    first_mismatch = {
-                        "row": i,
-                        "engine": name,
-                        "ours": ours.tolist(),
-                        "file": expected_rows[i].tolist(),
-                    }
-        mismatched_rows += row_bad
-        realigned += row_realigned  # a row holds one message: at most one execution
-    hashes = {engine.state_hash() for engine in live.values()}
-    executions = int(np.count_nonzero(plan.expected_contra))
+    mismatched = np.zeros(len(sample), bool)
+    realigned = np.zeros(np.count_nonzero(plan.expected_contra), bool)
+    mismatches, rates, hashes = {}, {}, set()
+    first_mismatch: dict = {}
+    for done, (name, make) in enumerate(engines.items(), 1):
+        engine = make([plan.spec])
+        seed_events = engine.process(plan.seed)
+        start = time.perf_counter()
+        events = engine.process(plan.commands)
+        rates[name] = round(len(plan.commands) / max(time.perf_counter() - start, 1e-9))
+        hashes.add(engine.state_hash())
+        both = np.concatenate([seed_events, events])
+        bad, ours = np.zeros(len(sample), bool), np.zeros(4 * levels, np.int64)
+        row = _check_rows(
+            *(both[field] for field in ("kind", "side", "order_id", "contra_order_id", "price",
+                                        "quantity", "command")),
+            len(seed_events), plan.row_end, expected_rows, plan.spec.lo, plan.spec.tick,
+            plan.spec.levels, bad, ours,
+        )  # fmt: skip
+        mismatches[name] = int(bad.sum())
+        mismatched |= bad
+        realigned |= ~_agreed(plan, events)
+        if row and (not first_mismatch or row < first_mismatch["row"]):
+            first_mismatch = {
+                "row": row,
+                "engine": name,
+                "ours": ours.tolist(),
+                "file": expected_rows[row].tolist(),
+            }
+        if progress:
+            progress(done, len(engines))
+    executions = len(realigned)
     report: dict = {
         "rows": len(sample),
         "levels": levels,
         "checked": len(sample) - 1,
         "skipped": plan.skipped,
-        "mismatched_rows": mismatched_rows,
+        "mismatched_rows": int(mismatched.sum()),
         "mismatches": mismatches,
         "executions": executions,
-        "realigned_executions": realigned,
-        "execution_agreement": round(1 - realigned / executions, 6) if executions else 1.0,
+        "realigned_executions": int(realigned.sum()),
+        "execution_agreement": round(1 - realigned.mean(), 6) if executions else 1.0,
         "inferred_orders": plan.inferred_orders,
         "inferred_volume": plan.inferred_volume,
         "removed_volume": plan.removed_volume,
         "engines_agree": len(hashes) == 1,
-        "commands_per_s": time_batch(plan, engines),
+        "commands_per_s": rates,
     }
     if first_mismatch:
         report["first_mismatch"] = first_mismatch
     return report
-
-
-def _realign(
-    engine: MatchingEngine, execution: np.ndarray, queue: list[tuple[int, int]]
-) -> np.ndarray:
-    """Make the level an execution hit hold the orders LOBSTER says, in LOBSTER's order.
-
-    Used only after the engine's price-time priority chose another resting order than the
-    exchange did (counted as realigned); the level is cancelled and entered again. Returns
-    the events.
-    """
-    resting = Side(1 - int(execution["side"]))
-    price = int(execution["price"])
-    rows = [o for o in engine.orders(0, resting) if o.price == price]
-    fix = [cancel(o.order_id, owner=RESTING_OWNER) for o in rows]
-    fix += [new(oid, resting, price, qty, owner=RESTING_OWNER) for oid, qty in queue]
-    return engine.process(batch(*fix))
-
-
-def time_batch(
-    plan: ReplayPlan, engines: dict[str, Callable[[list[BookSpec]], MatchingEngine]]
-) -> dict[str, float]:
-    """Return each engine's commands per second for the first TIMED_COMMANDS commands of the
-    message stream in one batch call."""
-    rates = {}
-    commands = plan.commands[:TIMED_COMMANDS]
-    for name, make in engines.items():
-        engine = make([plan.spec])
-        engine.process(plan.seed)
-        start = time.perf_counter()
-        engine.process(commands)
-        rates[name] = round(len(commands) / (time.perf_counter() - start))
-    return rates
 
 
 def record_lobster(flow: Flow, levels: int, seed: int = 0) -> LobsterSample:

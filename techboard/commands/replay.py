@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def progress(done: int, total: int) -> None:
     """Print a progress line on stderr."""
-    print(f"replay: {done:,} of {total:,} rows", file=sys.stderr, flush=True)
+    print(f"replay: {done} of {total} engines checked", file=sys.stderr, flush=True)
 
 
 def lobster_report(sample: LobsterSample, levels: int | None = None) -> dict:
