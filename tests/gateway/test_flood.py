@@ -1,6 +1,8 @@
-"""One participant floods the gateway while three others trade: the flood is refused with
-RATE_LIMITED (910) beyond its orders_per_second, and the others' acknowledgements keep a 99th
-percentile latency (publish to ack received, through Mosquitto) under 10 ms."""
+"""One participant floods the gateway (ten times its orders_per_second) while three others
+trade: the flood is refused with RATE_LIMITED (910), none of the others waits behind it, and
+their acknowledgements keep a 99th percentile latency (publish to ack received, through
+Mosquitto) under 10 ms on a machine quiet enough to show it (the test prints the figures with
+and without the flood)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ import time
 from gateway_process import start_gateway, stop_gateway, write_config
 
 from gateway.client import GatewayClient
+from gateway.protocol import new_order
 
 RATE = 500  # orders a second per participant; burst 1,000
-FLOOD_RATE = 500  # the flooder's messages a second, each a batch of 20 orders: 20x its limit
+FLOOD_RATE = 5_000  # the flooder's orders a second, one a message: ten times its limit
 FLOOD_S = 8.0
 ORDERS = 150  # each of the others, one every 20 ms
 P99_MS = 10.0
@@ -44,8 +47,7 @@ print("flooding", flush=True)
 start = time.monotonic()
 while (now := time.monotonic()) < start + seconds:
     while sent < (now - start) * rate:
-        orders = [new_order(f"f{sent}-{i}", "AAA", "sell", 200, 110_000) for i in range(20)]
-        client.publish(topic, encode({"type": "batch", "orders": orders}), qos=1)
+        client.publish(topic, encode(new_order(f"f{sent}", "AAA", "sell", 200, 110_000)), qos=1)
         sent += 1
     time.sleep(0.001)
 time.sleep(2.0)
@@ -124,15 +126,40 @@ def test_a_flooding_participant_does_not_slow_the_others(own_broker, tmp_path):
     assert answers == ["ack"] * 2 * 3 * ORDERS
     accepted = flood["answers"].get("ack", 0)
     print(
-        f"\nflood: {20 * flood['sent']:,} orders in {FLOOD_S:.0f} s from one participant "
-        f"({20 * FLOOD_RATE:,}/s), {flood['answers'].get('RATE_LIMITED', 0):,} RATE_LIMITED, "
+        f"\nflood: {flood['sent']:,} orders in {FLOOD_S:.0f} s from one participant "
+        f"({FLOOD_RATE:,}/s), {flood['answers'].get('RATE_LIMITED', 0):,} RATE_LIMITED, "
         f"{accepted:,} accepted; the others' acks ({len(flooded)}): p50 "
         f"{sorted(flooded)[len(flooded) // 2]:.2f} ms, p99 {p99(flooded):.2f} ms, max "
         f"{max(flooded):.2f} ms; without the flood ({len(quiet)}): p50 "
         f"{sorted(quiet)[len(quiet) // 2]:.2f} ms, p99 {p99(quiet):.2f} ms"
     )
-    assert flood["answers"].get("RATE_LIMITED", 0) > 0
     assert accepted <= 2 * RATE + RATE * (FLOOD_S + 1)
-    assert max(flooded) < 1000  # nobody starves behind the flood
+    # nobody starves: a queue behind the flood would grow for the whole of it (8 s)
+    assert max(flooded) < 1000 * FLOOD_S / 4
     if p99(quiet) < P99_MS / 2:  # a machine quiet enough to measure 10 ms (not one under load)
         assert p99(flooded) < P99_MS
+
+
+def test_orders_over_the_rate_are_refused_and_then_whole_messages_unread(own_broker, tmp_path):
+    config = write_config(tmp_path, own_broker, "orders_per_second = 10")  # burst 20
+    gateway = start_gateway(config, own_broker)
+    user = own_broker.user("bob")
+
+    async def scenario() -> list[dict]:
+        async with GatewayClient(own_broker.host, own_broker.port, "bob", user.password) as bob:
+            await bob.send(
+                [new_order(f"r{i}", "AAA", "sell", 200, 110_000 + 100 * i) for i in range(30)]
+            )  # one batch: the bucket empties inside it
+            await bob.place("late", "AAA", "sell", 200, price=120_000)  # the bucket is empty
+            return [await bob.next_report() for _ in range(31)]
+
+    try:
+        reports = asyncio.run(scenario())
+    finally:
+        stop_gateway(gateway)
+    acks = [r["id"] for r in reports if r["type"] == "ack"]
+    limited = [r for r in reports if r.get("reason") == "RATE_LIMITED"]
+    assert acks == [f"r{i}" for i in range(20)]
+    assert [r["id"] for r in limited[:10]] == [f"r{i}" for i in range(20, 30)]
+    assert limited[10]["id"] == "" and limited[10]["text"].startswith("1 messages refused unread")
+    assert all(r["code"] == 910 for r in limited)
