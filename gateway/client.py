@@ -33,7 +33,7 @@ from gateway.protocol import (
     new_order,
     read,
 )
-from gateway.server import nodelay_socket_options
+from gateway.server import nodelay_socket_options, share_property_tables
 
 
 class LocalBook:
@@ -106,6 +106,7 @@ class GatewayClient:
         queue: int = 100_000,
     ) -> None:
         """Prepare a connection as broker user `username` (the participant's name)."""
+        share_property_tables()
         self.participant = username
         self.orders_topic = ORDERS_TOPIC.format(participant=username)
         self.reports_topic = REPORTS_TOPIC.format(participant=username)

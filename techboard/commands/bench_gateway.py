@@ -49,6 +49,7 @@ from exchange.dtypes import ORDER_DTYPE, OrderCommand
 from exchange.venue.journal import DURABILITY, JournalReader
 from gateway.broker import Broker, write_broker_files
 from gateway.protocol import GATEWAY_TOPIC, ORDERS_TOPIC, REPORTS_TOPIC, VERSION
+from gateway.server import share_property_tables
 from matching_engine.dtypes import Side
 
 SYMBOL = "AAA"
@@ -59,6 +60,7 @@ WINDOW = 4_000  # orders a bot may have unanswered (batched)
 WINDOW_SINGLE = 200  # orders a bot may have unanswered (single)
 LATENCY_RATE = 2_000  # orders/s offered in the latency mode, all bots together
 DRAIN_S = 20.0  # how long a bot waits for the answers to its last orders
+FINISH_S = 0.5  # how long bots stay connected once all are done, for the last fills
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,16 @@ class LoadBot:
 
     def __init__(self, spec: BotSpec) -> None:
         """Connect, subscribe to the reports and start paho's network thread."""
+        share_property_tables()
         self.spec = spec
         self.topic = ORDERS_TOPIC.format(participant=spec.username)
         self.answered = self.rejected = 0
         self.acked: list[int] = []
         self.ack_times: list[float] = []
         self.fills: list[tuple[int, int]] = []  # (trade number, client order id)
-        self.last_answer = 0.0
+        self.last_answer = self.start = 0.0
+        self.sent = 0
+        self.scheduled: list[float] = []  # the latency mode's send times, by order number - 1
         self.subscribed = False
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"load-{spec.username}", protocol=mqtt.MQTTv5
@@ -158,12 +163,13 @@ class LoadBot:
         )
         self.client.publish(self.topic, msgpack.packb(body), qos=1)
 
-    def run(self, start: float) -> dict[str, Any]:
-        """Send from the monotonic time `start` for the spec's seconds; return what happened."""
+    def run(self, start: float) -> None:
+        """Send from the monotonic time `start` for the spec's seconds, then wait (DRAIN_S at
+        most) for the answers."""
         spec = self.spec
         while time.monotonic() < start:
             time.sleep(0.001)
-        scheduled: list[float] = []
+        scheduled = self.scheduled
         k = 0
         stop = start + spec.seconds
         if spec.mode == "latency":
@@ -182,30 +188,43 @@ class LoadBot:
                     continue
                 self.send([order(k + 1 + i, spec.buyer) for i in range(chunk)])
                 k += chunk
+        self.sent, self.start = k, start
         deadline = time.monotonic() + DRAIN_S
         while self.answered < k and time.monotonic() < deadline:
             time.sleep(0.005)
-        time.sleep(0.2)  # fills of the last trades (reported to the contra side too)
+
+    def finish(self) -> dict[str, Any]:
+        """Disconnect (the fills of the last trades had FINISH_S to arrive); return the figures."""
+        time.sleep(FINISH_S)
         self.client.loop_stop()
         self.client.disconnect()
         latencies = []
-        if scheduled:
-            sent_at = np.array(scheduled)
+        if self.scheduled:
+            sent_at = np.array(self.scheduled)
             latencies = (np.array(self.ack_times) - sent_at[np.array(self.acked, int) - 1]) * 1e3
         return {
-            "sent": k, "answered": self.answered, "rejected": self.rejected,
+            "sent": self.sent, "answered": self.answered, "rejected": self.rejected,
             "acked": np.array(self.acked, np.int64), "fills": self.fills,
-            "latencies_ms": np.asarray(latencies, float), "start": start,
+            "latencies_ms": np.asarray(latencies, float), "start": self.start,
             "last_answer": self.last_answer,
         }  # fmt: skip
 
 
 def bot_process(spec: BotSpec, ready: Any, go: Any, results: Any) -> None:
-    """Run one load bot in its own process: connect, say ready, wait for the start, send."""
+    """Run one load bot in its own process: connect, say ready, wait for the start, send, say
+    done, and stay connected until every bot is done (its resting orders may still trade)."""
     bot = LoadBot(spec)
     ready.put(spec.username)
-    start = go.get()
-    results.put((spec.username, bot.run(start)))
+    bot.run(go.get())
+    ready.put(spec.username)
+    go.get()
+    results.put((spec.username, bot.finish()))
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def participants_toml(names: list[str]) -> str:
@@ -294,15 +313,27 @@ class Bench:
         for _ in processes:
             ready.get(timeout=60)
         start = time.monotonic() + 0.2
+        cpu = cpu_seconds(gateway.pid)
         for _ in processes:
             go.put(start)
-        outcome = dict(results.get(timeout=seconds + DRAIN_S + 60) for _ in processes)
+        for _ in processes:
+            ready.get(timeout=seconds + DRAIN_S + 60)
+        cpu = cpu_seconds(gateway.pid) - cpu
+        for _ in processes:
+            go.put(0.0)
+        outcome = dict(results.get(timeout=60) for _ in processes)
         for process in processes:
             process.join()
         gateway.send_signal(signal.SIGTERM)
-        gateway.wait(30)
+        try:
+            gateway.wait(30)
+        except subprocess.TimeoutExpired:  # the journal is written before every ack anyway
+            gateway.kill()
+            gateway.wait()
         result = self.check(mode, outcome)
         result["offered_per_s"] = LATENCY_RATE if mode == "latency" else None
+        answered = sum(seen["answered"] for seen in outcome.values())
+        result["gateway_cpu_us_per_order"] = round(cpu / max(answered, 1) * 1e6, 1)
         return result
 
     def check(self, mode: str, outcome: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -373,14 +404,15 @@ def machine() -> str:
 def table(results: list[dict[str, Any]]) -> str:
     """Return the results as a terminal table with how they were made."""
     head = f"{'mode':<8} {'orders/s':>9} {'offered/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-    head += f"{'p99.9 ms':>8} {'acked':>9} {'lost':>5} {'dup fills':>9}"
+    head += f"{'p99.9 ms':>8} {'acked':>9} {'lost':>5} {'dup fills':>9} {'gw CPU us/order':>15}"
     lines = [head]
     for r in results:
         ms = [f"{r[k]:.2f}" if r[k] is not None else "-" for k in ("p50_ms", "p99_ms", "p999_ms")]
         offered = f"{r['offered_per_s']:,}" if r["offered_per_s"] else "-"
         lines.append(
             f"{r['mode']:<8} {r['orders_per_s']:>9,} {offered:>9} {ms[0]:>7} {ms[1]:>7} "
-            f"{ms[2]:>8} {r['acknowledged']:>9,} {r['lost']:>5} {r['duplicate_fills']:>9}"
+            f"{ms[2]:>8} {r['acknowledged']:>9,} {r['lost']:>5} {r['duplicate_fills']:>9} "
+            f"{r['gateway_cpu_us_per_order']:>15}"
         )
     first = results[0]
     lines += [

@@ -1,5 +1,6 @@
 """Bots as their own processes (`techboard bot run`) trading through a real Mosquitto and the
-gateway process, and `techboard bench gateway --quick --json` end to end."""
+gateway process, `techboard bench gateway --quick --json` end to end, and paho's shared
+property tables (gateway.server.share_property_tables)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client
 import pytest
 from gateway_process import start_gateway, stop_gateway, write_config
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.bots import agent_params
+from gateway.server import share_property_tables
 
 KEYS = {"mode", "orders_per_s", "offered_per_s", "p50_ms", "p99_ms", "p999_ms", "acknowledged",
         "lost", "duplicate_fills"}  # fmt: skip
@@ -101,3 +106,14 @@ def test_bench_gateway_quick_json_loses_nothing(tmp_path: Path):
         assert result["acknowledged"] > 0 and result["orders_per_s"] > 0
     latency = results[2]
     assert latency["offered_per_s"] == 2_000 and latency["p50_ms"] <= latency["p99_ms"]
+
+
+def test_paho_properties_share_their_tables_but_not_their_values():
+    share_property_tables()
+    first, second = (paho.mqtt.client.Properties(PacketTypes.PUBLISH) for _ in range(2))
+    first.ContentType = "application/json"
+    assert first.names is second.names  # built once, not per received packet
+    assert not hasattr(second, "ContentType")
+    plain = Properties(PacketTypes.PUBLISH)
+    plain.ContentType = "application/json"
+    assert first.pack() == plain.pack()
