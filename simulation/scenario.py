@@ -16,7 +16,7 @@ from typing import Any
 
 from exchange.rules.boards import board_presets, load_board
 from exchange.rules.calendar import TradingCalendar
-from exchange.schema import SchemaError
+from exchange.schema import SchemaError, read_text
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 CLASSES = ("equity", "convertible_bond", "preferred_share")
@@ -276,7 +276,7 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
         if not path.is_file():
             shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
             raise ScenarioError(f"{path}: no such scenario (shipped: {shipped})")
-        source, stem, text, folder = str(path), path.stem, path.read_text(), path.parent
+        source, stem, text, folder = str(path), path.stem, _file_text(path), path.parent
     raw = _read(source, text, folder, ())
     sections = ("board", "instruments", "fundamental", "recording", "population")
     top = _fill(source, "", {k: v for k, v in raw.items() if k not in sections}, SPEC[""])
@@ -340,6 +340,14 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
 MAX_EXTENDS = 8  # files in an extends chain
 
 
+def _file_text(path: Path) -> str:
+    """Return a scenario file's text (UTF-8, at most 1 MiB, as every TOML reader here)."""
+    try:
+        return read_text(path)
+    except SchemaError as error:
+        raise ScenarioError(str(error)) from None
+
+
 def _read(source: str, text: str, folder: Path, chain: tuple[str, ...]) -> dict[str, Any]:
     """Parse a scenario's TOML and, if it `extends` another, merge it over that one.
 
@@ -362,7 +370,7 @@ def _read(source: str, text: str, folder: Path, chain: tuple[str, ...]) -> dict[
     if not base.is_file():
         shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
         raise ScenarioError(f"{source}: extends = {base_name!r}: no such scenario ({shipped})")
-    merged = _read(str(base), base.read_text(), base.parent, (*chain, str(base.resolve())))
+    merged = _read(str(base), _file_text(base), base.parent, (*chain, str(base.resolve())))
     for key in ("name", "description"):
         merged.pop(key, None)
     return _merge(merged, raw)
