@@ -623,7 +623,7 @@ def replay(
         "mismatches": mismatches,
         "executions": executions,
         "realigned_executions": int(realigned.sum()),
-        "execution_agreement": round(1 - realigned.mean(), 6) if executions else 1.0,
+        "execution_agreement": round(float(1 - realigned.mean()), 6) if executions else 1.0,
         "inferred_orders": plan.inferred_orders,
         "inferred_volume": plan.inferred_volume,
         "removed_volume": plan.removed_volume,

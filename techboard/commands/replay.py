@@ -21,6 +21,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lobster.add_argument("message_csv")
     lobster.add_argument("orderbook_csv")
     lobster.add_argument("--levels", type=int, help="levels to compare (default: all the file has)")
+    lobster.add_argument(
+        "--engines",
+        nargs="+",
+        choices=list(ENGINES),
+        default=list(ENGINES),
+        help="engines to replay through (default: all; the reference book is the slow one)",
+    )
     lobster.set_defaults(func=run_lobster)
 
 
@@ -29,16 +36,19 @@ def progress(done: int, total: int) -> None:
     print(f"replay: {done} of {total} engines checked", file=sys.stderr, flush=True)
 
 
-def lobster_report(sample: LobsterSample, levels: int | None = None) -> dict:
-    """Replay a LOBSTER sample through both engines and return the report."""
-    return replay(sample, ENGINES, levels=levels, progress=progress)
+def lobster_report(
+    sample: LobsterSample, levels: int | None = None, engines: list[str] | None = None
+) -> dict:
+    """Replay a LOBSTER sample through the named engines (default: all) and return the report."""
+    chosen = {name: ENGINES[name] for name in engines or ENGINES}
+    return replay(sample, chosen, levels=levels, progress=progress)
 
 
 def run_lobster(args: argparse.Namespace) -> int:
     """Print the replay report as one JSON object; exit 1 on any mismatched row."""
     try:
         sample = read_lobster(args.message_csv, args.orderbook_csv)
-        report = lobster_report(sample, args.levels)
+        report = lobster_report(sample, args.levels, args.engines)
     except (OSError, ValueError) as error:
         print(f"techboard replay: {error}", file=sys.stderr)
         return 2
