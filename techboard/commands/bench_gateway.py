@@ -271,7 +271,6 @@ class Bench:
         config = folder / "gateway.toml"
         config.write_text(
             f'board = "star"\njournal = "gateway.tbj"\ndurability = "{self.durability}"\n'
-            f"fsync = {str(self.durability == 'fsync').lower()}\n"
             f'[broker]\nhost = "{self.broker.host}"\nport = {self.broker.port}\n'
             f'username = "{gateway.username}"\npassword = "{gateway.password}"\n'
             'client_id = "bench-gateway"\n'
