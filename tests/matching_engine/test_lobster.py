@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from matching_engine.lobster import (
     write_lobster,
 )
 from matching_engine.reference_book import ReferenceEngine
+from techboard.cli import main
 
 DATA = Path(os.environ.get("TECHBOARD_SHARED_DATA", Path(__file__).parents[3] / "shared" / "data"))
 SAMPLE = DATA / "lobster" / "AMZN_2012-06-21_34200000_57600000_message_1.csv"
@@ -155,3 +157,15 @@ def test_executions_become_aggressive_orders_not_reductions():
     executions = plan.commands[plan.expected_contra > 0]
     assert len(executions) == 8974
     assert (executions["tif"] == 1).all() and (executions["kind"] == 1).all()
+
+
+def test_command_exits_1_on_a_mismatched_row_and_replays_the_engines_named(tmp_path, capsys):
+    messages = ["34200.0,1,10,100,1000100,-1", "34200.1,1,11,30,999900,1"]
+    row0 = "1000100,100,999900,50"
+    good = write_sample(tmp_path, messages, [row0, "1000100,100,999900,80"], False)
+    assert main(["replay", "lobster", *map(str, good), "--engines", "numba"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["mismatches"]) == ["numba"]
+    bad = write_sample(tmp_path, messages, [row0, "1000100,100,999900,81"], False)
+    assert main(["replay", "lobster", *map(str, bad)]) == 1
+    assert json.loads(capsys.readouterr().out)["mismatched_rows"] == 1
