@@ -14,6 +14,7 @@ orderbook file.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import time
@@ -28,7 +29,7 @@ from numba import njit, types
 from numba.typed import Dict
 from sortedcontainers import SortedList
 
-from matching_engine.api import BookSpec, MatchingEngine
+from matching_engine.api import MAX_QUANTITY, BookSpec, MatchingEngine
 from matching_engine.book import NumbaEngine
 from matching_engine.dtypes import COMMAND_DTYPE, CommandKind, EventKind, Side, TimeInForce
 from matching_engine.flows import Flow
@@ -60,11 +61,73 @@ class LobsterSample:
         return len(self.kind)
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    with open(path) as handle:
-        first = handle.readline()
-    header = 1 if re.search(r"[A-Za-z]", first) else 0
-    return np.atleast_2d(np.loadtxt(path, delimiter=",", skiprows=header, dtype=np.float64))
+EMPTY_LEVEL = 9_999_999_999  # LOBSTER's price of an empty level (negative on the bid side)
+MESSAGE_COLUMNS = (  # name, lowest, highest
+    ("time", 0, 86_400), ("type", 1, 7), ("order id", 0, 2**53), ("size", 0, MAX_QUANTITY),
+    ("price", -EMPTY_LEVEL, EMPTY_LEVEL), ("direction", -1, 1),  # direction: -1 or 1
+)  # fmt: skip
+BOOK_COLUMNS = (("price", -EMPTY_LEVEL, EMPTY_LEVEL), ("size", 0, MAX_QUANTITY))  # alternating
+
+
+def _read_csv(path: Path, kind: str) -> np.ndarray:
+    """Return a LOBSTER CSV's numbers; ValueError naming the file, line and field for anything
+    that is not a finite number within its column's range (whole except a message's time)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: byte {error.start} is not UTF-8 text") from None
+    lines = text.splitlines()
+    header = 1 if lines and re.search(r"[A-Za-z]", lines[0]) else 0
+    if not any(line.strip() for line in lines[header:]):
+        raise ValueError(f"{path}: no rows")
+    try:
+        if not text.isascii():
+            raise ValueError("not ASCII")
+        data = np.atleast_2d(np.loadtxt(io.StringIO(text), delimiter=",", skiprows=header))
+    except ValueError:
+        data = _scan(path, lines, header)  # slow, but it names the line and the field
+    if data.size == 0:
+        raise ValueError(f"{path}: no rows")
+    for col in range(
+        min(data.shape[1], len(MESSAGE_COLUMNS)) if kind == "message" else data.shape[1]
+    ):
+        name, low, high = MESSAGE_COLUMNS[col] if kind == "message" else BOOK_COLUMNS[col % 2]
+        values = data[:, col]
+        bad = ~np.isfinite(values) | (values < low) | (values > high)
+        if name != "time":
+            bad |= values != np.round(values)
+        if name == "direction":
+            bad |= values == 0
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path} line {row + header + 1}: {name} {lines[row + header].split(',')[col]!r} "
+                f"is not a {'number' if name == 'time' else 'whole number'} in {low}..{high}"
+            )
+    return data
+
+
+def _scan(path: Path, lines: list[str], header: int) -> np.ndarray:
+    """Parse the rows one by one; ValueError naming the first field that is not a number."""
+    rows: list[list[float]] = []
+    for n, line in enumerate(lines[header:], start=header + 1):
+        fields = line.split(",")
+        try:
+            rows.append([float(x) if x.isascii() else math.nan for x in fields])
+        except ValueError:
+            bad = next(x for x in fields if not _number(x))
+            raise ValueError(f"{path} line {n}: {bad[:20]!r} is not a number") from None
+        if len(rows[-1]) != len(rows[0]):
+            raise ValueError(f"{path} line {n}: {len(fields)} fields, line {header + 1} has "
+                             f"{len(rows[0])}")  # fmt: skip
+    return np.array(rows, dtype=np.float64)
+
+
+def _number(text: str) -> bool:
+    try:
+        return text.isascii() and math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _day_start_ns(path: Path) -> int:
@@ -79,14 +142,14 @@ def _day_start_ns(path: Path) -> int:
 def read_lobster(message_csv: str | Path, orderbook_csv: str | Path) -> LobsterSample:
     """Read a LOBSTER message file and its orderbook file, with or without a header line."""
     message_csv, orderbook_csv = Path(message_csv), Path(orderbook_csv)
-    messages = _read_csv(message_csv)
-    book = _read_csv(orderbook_csv)
+    messages = _read_csv(message_csv, "message")
+    book = _read_csv(orderbook_csv, "orderbook")
     if messages.shape[1] < 6:
         raise ValueError(f"{message_csv}: {messages.shape[1]} columns, a message file has 6")
     if book.shape[1] % 4:
         raise ValueError(f"{orderbook_csv}: {book.shape[1]} columns, not a multiple of 4")
     if len(book) != len(messages):
-        raise ValueError(f"{len(messages)} messages but {len(book)} orderbook rows")
+        raise ValueError(f"{orderbook_csv}: {len(book)} rows, {message_csv} has {len(messages)}")
     seconds = messages[:, 0]
     whole = np.floor(seconds)
     nanos = np.round((seconds - whole) * 1e9).astype(np.int64)
