@@ -106,6 +106,9 @@ def nodelay_socket_options() -> list[tuple[int, int, int]]:
     return [NODELAY]
 
 
+PROPERTY_TABLES = ("packetType", "types", "names", "properties")  # a Properties' own attributes
+
+
 class SharedTablesProperties(Properties):
     """paho's MQTT v5 Properties whose constant tables are built once (share_property_tables)."""
 
@@ -116,6 +119,12 @@ class SharedTablesProperties(Properties):
         self.packetType = packetType
         self.types, self.names = self.TABLES.types, self.TABLES.names
         self.properties = self.TABLES.properties
+
+    def clear(self) -> None:
+        """Remove the values set on this object (paho tries each of the 27 names, 5 us, before
+        it unpacks every received packet's properties)."""
+        for name in [x for x in vars(self) if x not in PROPERTY_TABLES]:
+            delattr(self, name)
 
 
 def share_property_tables() -> None:

@@ -381,6 +381,7 @@ class Bench:
             "duplicate_fills": sum(n - 1 for n in sides.values()),
             "missing_fills": sum(2 - n for n in reports.values() if n < 2),
             "trades": len(trades),
+            "orders_per_batch": round(len(journal) / max(len(rows), 1), 1),
             "bots": len(self.names),
         }  # fmt: skip
 

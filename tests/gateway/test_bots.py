@@ -78,7 +78,7 @@ def test_market_maker_and_noise_bots_trade_with_each_other(broker, gateway):
     assert nz["rejects"] <= nz["requests"] // 4, nz["reject_reasons"]
 
 
-def test_a_bot_refuses_an_unknown_agent_parameter(broker):
+def test_a_bot_refuses_an_unknown_agent_parameter():
     process = bot("noise", "noise1", "--password", "x", "--param", "speed=3")
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2 and "no parameter 'speed'" in err
@@ -117,3 +117,7 @@ def test_paho_properties_share_their_tables_but_not_their_values():
     plain = Properties(PacketTypes.PUBLISH)
     plain.ContentType = "application/json"
     assert first.pack() == plain.pack()
+    second.unpack(first.pack())  # as paho reads a received packet's properties
+    assert second.ContentType == "application/json"
+    first.clear()
+    assert not hasattr(first, "ContentType") and first.names is second.names
