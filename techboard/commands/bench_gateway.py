@@ -468,7 +468,3 @@ def add_target(targets: argparse._SubParsersAction) -> None:
         "acks; fsync costs a disk flush per batch)",
     )
     parser.set_defaults(func=bench_gateway)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add nothing at the top level: `techboard bench` adds this target with add_target."""
