@@ -369,6 +369,14 @@ def _trades(events, number, class_of, mid, tables, counts) -> None:
     counts["shares"] += int(t["quantity"].sum())
 
 
+def _trading(times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Return which times fall in one of the spans [starts, ends)."""
+    if not len(starts):
+        return np.zeros(len(times), bool)
+    k = np.searchsorted(starts, times, side="right") - 1
+    return (k >= 0) & (times < ends[np.maximum(k, 0)])
+
+
 def _quotes(view: View, grid: np.ndarray, number: int, phase: int) -> list[np.ndarray]:
     """Return the quote records of every instrument at the grid times (the book is unchanged
     since the last batch, so one read serves every grid point); a negotiated instrument's are
@@ -440,6 +448,9 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
     span_i = 0
     view.refresh(spans[0].core_phase)
     wakes = [a.next_wake() for a in agents]
+    trading = [x for x in spans if {"limit", "intent"} & set(x.orders)]  # quotes sampled there
+    open_starts = np.array([x.start for x in trading], np.int64)
+    open_ends = np.array([x.end for x in trading], np.int64)
     while True:
         now = min(min(wakes), arrival, next_quote)
         if now >= end:
@@ -448,8 +459,10 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
             span_i += 1
         if now >= next_quote:  # the book is as it was at every grid point up to now
             grid = np.arange(next_quote, now + 1, quote_step, dtype=np.int64)
-            tables["quotes"].extend(_quotes(view, grid, number, spans[span_i].core_phase))
             next_quote = int(grid[-1]) + quote_step
+            grid = grid[_trading(grid, open_starts, open_ends)]
+            if len(grid):
+                tables["quotes"].extend(_quotes(view, grid, number, spans[span_i].core_phase))
         limit = now + window
         for i, agent in enumerate(agents):
             while wakes[i] < limit:
