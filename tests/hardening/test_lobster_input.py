@@ -11,34 +11,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_toml_input import mutate
 
 from matching_engine.lobster import read_lobster
 
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lobster-cases"
-NUMBER = re.compile(rb"(?<![\w.])-?\d+(?:\.\d+)?")
-REPLACEMENTS = [b"nan", b"inf", b"-inf", b"1e400", str(2**70).encode(), b"0.5", b"-7",
-                "²".encode(), "１０".encode(), b"abc", b""]  # fmt: skip
+NUMBER = re.compile(rb"(?<![\w.])(-?\d+(?:\.\d+)?)")
+REPLACEMENTS = ["nan", "inf", "-inf", "1e400", str(2**70), "0.5", "-7", "²", "１０", "abc", ""]
 
 pytestmark = pytest.mark.skipif(not CASES.is_dir(), reason=f"no {CASES}")
-
-
-def mangle(data: bytes, draw) -> bytes:
-    """Return the file with one hostile change and, sometimes, a BOM or CRLF line ends."""
-    how = draw(st.sampled_from(["number", "number", "bytes", "truncate"]))
-    found = list(NUMBER.finditer(data))
-    if how == "number" and found:
-        match = found[draw(st.integers(0, len(found) - 1))]
-        data = data[: match.start()] + draw(st.sampled_from(REPLACEMENTS)) + data[match.end() :]
-    elif how == "bytes":
-        at = draw(st.integers(0, len(data)))
-        data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
-    else:
-        data = data[: draw(st.integers(0, len(data)))]
-    if draw(st.booleans()):
-        data = data.replace(b"\n", b"\r\n")
-    if draw(st.booleans()):
-        data = b"\xef\xbb\xbf" + data
-    return data
 
 
 @pytest.mark.parametrize("case", ["case1", "case2"])
@@ -53,7 +34,7 @@ def test_a_mangled_lobster_file_errs_in_one_line_or_reads_clean_numbers(case, tm
     paths = [tmp_path / source.name for source in sources]
     for k, (source, path) in enumerate(zip(sources, paths, strict=True)):
         raw = source.read_bytes()
-        path.write_bytes(mangle(raw, data.draw) if k == which else raw)
+        path.write_bytes(mutate(raw, data.draw, NUMBER, REPLACEMENTS) if k == which else raw)
     try:
         sample = read_lobster(*paths)
     except ValueError as error:

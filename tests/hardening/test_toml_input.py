@@ -57,13 +57,15 @@ def integers(text: bytes) -> list[re.Match]:
     return list(INTEGER.finditer(text))
 
 
-def mutate(data: bytes, draw) -> bytes:
-    """Return the file with one hostile change and, sometimes, a BOM or CRLF line ends."""
-    found = integers(data)
+def mutate(data: bytes, draw, pattern: re.Pattern = INTEGER, replacements=REPLACEMENTS) -> bytes:
+    """Return the file with one hostile change and, sometimes, a BOM or CRLF line ends: a
+    number (group 1 of `pattern`) swapped for one of `replacements`, random bytes inserted, or
+    the file cut short."""
+    found = list(pattern.finditer(data))
     how = draw(st.sampled_from(["number", "number", "bytes", "truncate"]))
     if how == "number" and found:
         match = found[draw(st.integers(0, len(found) - 1))]
-        new = draw(st.sampled_from(REPLACEMENTS)).encode()
+        new = draw(st.sampled_from(replacements)).encode()
         data = data[: match.start(1)] + new + data[match.end(1) :]
     elif how == "bytes":
         at = draw(st.integers(0, len(data)))
