@@ -55,6 +55,14 @@ class Session:
     day: int  # trading-day number
     midnight: int  # ns UTC of the day's local midnight (local "HH:MM" = midnight + offset)
     spans: tuple[Span, ...]
+    references: tuple[int, ...] = ()  # each instrument's reference price today (the last close)
+
+    def reference(self, instrument: InstrumentInfo) -> int:
+        """Return the instrument's reference price today: the last close (price units), or its
+        listing's previous close where the runner gave none."""
+        if instrument.index < len(self.references):
+            return self.references[instrument.index]
+        return instrument.previous_close
 
     @property
     def limit_spans(self) -> tuple[Span, ...]:

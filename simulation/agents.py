@@ -290,7 +290,7 @@ class ValueTraders(OneOrderEach):
             buy = r_T >= mid
             price = np.where(buy, top.ask - adjust, top.bid + adjust)
         else:
-            mid = top.last or info.previous_close  # no book: the last price is the reference
+            mid = top.last or self.session.reference(info)  # no book: the last price
             buy = r_T >= mid if p["min_edge_costs"] else self.rng.random(len(members)) < 0.5
             price = r_T
         if p["min_edge_costs"]:
@@ -370,7 +370,7 @@ class MarketMakers(Population):
         if top.bid and top.ask:
             mid, observed = (top.bid + top.ask) / 2, top.ask - top.bid
         else:
-            mid, observed = (top.last or info.previous_close), 2 * tick
+            mid, observed = (top.last or self.session.reference(info)), 2 * tick
         out = []
         for m in members:
             live = self.live[m]
@@ -532,7 +532,7 @@ class ConvertibleTraders(ValuationTraders):
         """Return the bond's lattice value per bond (price units) at the share's mid."""
         p, share = self.params, market.top(self.stock)
         spot = (share.bid + share.ask) / 2 if share.bid and share.ask else share.last
-        spot = spot or self.instruments[self.stock].previous_close
+        spot = spot or self.session.reference(self.instruments[self.stock])
         inputs = Market(
             spot / PRICE_UNIT, p["volatility"], p["rate"], p["credit_spread"], self.date
         )

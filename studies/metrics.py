@@ -191,7 +191,7 @@ def _weighted(values: np.ndarray, weights: np.ndarray) -> float:
     return float((values[ok] * weights[ok]).sum() / total) if total > 0 else math.nan
 
 
-def _last_trade_price(t: Columns, q: Columns) -> tuple[np.ndarray, np.ndarray]:
+def last_trade_price(t: Columns, q: Columns) -> tuple[np.ndarray, np.ndarray]:
     """Return the last trade price at each quote sample (NaN before the first trade) and the
     index of the last valid one per sample: the price series of a market without quotes."""
     k = np.searchsorted(t["timestamp"], q["timestamp"], side="right") - 1
@@ -391,7 +391,7 @@ def instrument_metrics(
     out, mid, last = _quote_metrics(q)
     out.update(_trade_metrics(t, q, mid, last, horizon_ns))
     if not (last >= 0).any():  # no two-sided quote ever (bilateral negotiation): trade prices
-        mid, last = _last_trade_price(t, q)
+        mid, last = last_trade_price(t, q)
     out.update(_interval_metrics(t, q, mid, last, interval_ns))
     out["turnover_rate"] = _turnover_rate(records, instrument)
     out["efficiency_bp"] = _efficiency(records, instrument, q, mid, last)

@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from simulation.records import QUOTE_RECORD_DTYPE
+from simulation.records import QUOTE_RECORD_DTYPE, TRADE_RECORD_DTYPE
 from studies.compare import (
     HEADLINE,
     SPREAD_FLAG_BP,
@@ -30,7 +30,7 @@ from studies.compare import (
     table,
     turnover_elasticity,
 )
-from studies.metrics import METRICS
+from studies.metrics import METRICS, last_trade_price
 from studies.parquet import read_table
 from studies.runner import RunOutcome, run_folder
 from studies.stylized import Sample, distances, facts, quotes_sample
@@ -72,24 +72,40 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _first_quotes(out: Path, outcomes: list[RunOutcome]) -> dict[str, np.ndarray]:
-    """Return the quote records of each scenario's first completed seed."""
-    quotes: dict[str, np.ndarray] = {}
+def _first_records(out: Path, outcomes: list[RunOutcome]) -> dict[str, dict[str, np.ndarray]]:
+    """Return the quote and trade records of each scenario's first completed seed."""
+    records: dict[str, dict[str, np.ndarray]] = {}
     for outcome in outcomes:
-        if outcome.ok and outcome.scenario not in quotes:
+        if outcome.ok and outcome.scenario not in records:
             folder = run_folder(out, outcome.scenario, outcome.seed)
-            quotes[outcome.scenario] = read_table(folder, "quotes", QUOTE_RECORD_DTYPE)
-    return quotes
+            records[outcome.scenario] = {
+                "quotes": read_table(folder, "quotes", QUOTE_RECORD_DTYPE),
+                "trades": read_table(folder, "trades", TRADE_RECORD_DTYPE),
+            }
+    return records
 
 
-def _charts(quotes: dict[str, np.ndarray], rows: list[Row]) -> dict[str, str]:
+def _price_path(quotes: np.ndarray, trades: np.ndarray) -> np.ndarray:
+    """Return the mid at each quote sample of instrument 0; without any two-sided quote (a
+    bilateral market) the last trade price."""
+    q, t = quotes[quotes["instrument"] == 0], trades[trades["instrument"] == 0]
+    ok = (q["bid"] > 0) & (q["ask"] > q["bid"])
+    if ok.any():
+        return np.where(ok, (q["bid"] + q["ask"]) / 2, np.nan)
+    return last_trade_price(t, q)[0]
+
+
+def _charts(records: dict[str, dict[str, np.ndarray]], rows: list[Row]) -> dict[str, str]:
     charts = {}
+    quotes = {name: r["quotes"] for name, r in records.items()}
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    for name, q in quotes.items():
-        q = q[q["instrument"] == 0]
-        ok = (q["bid"] > 0) & (q["ask"] > q["bid"])
-        ax.plot(np.flatnonzero(ok), (q["bid"][ok] + q["ask"][ok]) / 2 / 10_000, lw=0.6, label=name)
-    ax.set(xlabel="quote sample", ylabel="mid (CNY)", title="price paths (seed 0, instrument 0)")
+    for name, r in records.items():
+        ax.plot(_price_path(r["quotes"], r["trades"]) / 10_000, lw=0.6, label=name)
+    ax.set(
+        xlabel="trading time (quote samples, one a second)",
+        ylabel="CNY",
+        title="price paths (first seed, instrument 0): mid, or last trade without quotes",
+    )
     ax.legend()
     charts["price paths"] = _png(fig)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -184,10 +200,10 @@ def write_report(
     fmt: str = "html",
 ) -> Path:
     """Write index.html (or report.md with its PNGs beside it) into `out` and return its path."""
-    quotes = _first_quotes(out, outcomes)
-    simulated = [quotes_sample(name, q) for name, q in quotes.items()]
+    records = _first_records(out, outcomes)
+    simulated = [quotes_sample(name, r["quotes"]) for name, r in records.items()]
     sections = _sections(infos, rows, baseline, simulated, real)
-    charts = _charts(quotes, rows)
+    charts = _charts(records, rows)
     failed = [o for o in outcomes if not o.ok]
     note = "" if real else "No real-market sample found: the real-market column is absent."
     errors = [f"{o.scenario} seed {o.seed}: {o.error}" for o in failed]

@@ -74,7 +74,7 @@ shares = 2_000
 
 # sha256 of the records of CONTINUOUS with seed 7: a change of behaviour shows here. If the
 # change is meant, run the test, check the new records make sense, and pin the new digest.
-PINNED = "4548d98c23bd41836fbfdcc496c86a87f1fc1d635a9bacb815703bdc3adc2fa3"
+PINNED = "15b300bf05cd553156a85e095ec3bd861a200715e5daa3537a3c38e5f2f45f27"
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +230,20 @@ def test_preferred_traders_trade_the_share_near_its_dividend_value():
     (terms,) = load_terms(example_path("preferred.toml"))
     value = value_preferred(terms, 0.02, 0.03, datetime.date(2025, 9, 22)).value
     assert abs(preferred["price"].mean() / 10_000 / value - 1) < 0.03
+
+
+def test_agents_are_told_each_day_the_last_close(monkeypatch):
+    """Without a book or a trade yet, agents price from the day's reference: the listing's
+    previous close on the first day, the venue's close of the day before after that."""
+    from simulation.agents import NoiseTraders
+
+    seen = []
+    start_day = NoiseTraders.start_day
+    monkeypatch.setattr(
+        NoiseTraders,
+        "start_day",
+        lambda self, session: (seen.append(session), start_day(self, session)),
+    )
+    records = simulate(load_scenario(CONTINUOUS), 7)
+    assert [s.references for s in seen] == [(100_000,), (int(records.daily["close"][0]),)]
+    assert records.daily["close"][0] != 100_000
