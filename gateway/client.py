@@ -22,6 +22,7 @@ from typing import Any
 
 import aiomqtt
 
+from gateway.mqtt import nodelay_socket_options, share_property_tables
 from gateway.protocol import (
     BOOK_TOPIC,
     MAX_BATCH,
@@ -33,7 +34,6 @@ from gateway.protocol import (
     new_order,
     read,
 )
-from gateway.server import nodelay_socket_options, share_property_tables
 
 
 class LocalBook:

@@ -32,7 +32,6 @@ import contextlib
 import datetime
 import functools
 import logging
-import socket
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Coroutine
@@ -42,8 +41,6 @@ from typing import Any
 
 import aiomqtt
 import numpy as np
-import paho.mqtt._packet
-import paho.mqtt.client
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -54,6 +51,7 @@ from exchange.reasons import VenueReason
 from exchange.venue.exchange import Exchange, Listing
 from exchange.venue.journal import JournalError, Record
 from gateway.config import GatewayConfig
+from gateway.mqtt import nodelay_socket_options, share_property_tables
 from gateway.protocol import (
     BOOK_TOPIC,
     GATEWAY_TOPIC,
@@ -81,7 +79,6 @@ from matching_engine.dtypes import EventKind, Phase, Side
 
 log = logging.getLogger("techboard.gateway")
 
-NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 SESSION_EXPIRY_S = 3600  # the broker keeps the gateway's subscriptions and queued orders this long
 MAX_PENDING_PUBLISHES = 20_000  # outgoing messages awaiting their PUBACK before reading pauses
 MAX_BATCH_ROWS = 20_000  # rows in one submit; more waiting are the next batch
@@ -99,44 +96,6 @@ ACCEPTED, REJECTED, TRADE = int(EventKind.ACCEPTED), int(EventKind.REJECTED), in
 REPLACED, QUEUED = int(EventKind.REPLACED), int(VenueEventKind.QUEUED)
 SILENT = (int(EventKind.UNCROSSED), int(EventKind.PHASE))  # events that make no report
 FIRST_ANSWERS = (ACCEPTED, QUEUED, REJECTED)  # a new order's outcome, kept for resends
-
-
-def nodelay_socket_options() -> list[tuple[int, int, int]]:
-    """Return the socket options every MQTT client here uses (TCP_NODELAY: no Nagle delay)."""
-    return [NODELAY]
-
-
-PROPERTY_TABLES = ("packetType", "types", "names", "properties")  # a Properties' own attributes
-
-
-class SharedTablesProperties(Properties):
-    """paho's MQTT v5 Properties whose constant tables are built once (share_property_tables)."""
-
-    TABLES = Properties(PacketTypes.PUBLISH)
-
-    def __init__(self, packetType: int) -> None:
-        """Take the shared tables instead of building new ones."""
-        self.packetType = packetType
-        self.types, self.names = self.TABLES.types, self.TABLES.names
-        self.properties = self.TABLES.properties
-
-    def clear(self) -> None:
-        """Remove the values set on this object (paho tries each of the 27 names, 5 us, before
-        it unpacks every received packet's properties)."""
-        for name in [x for x in vars(self) if x not in PROPERTY_TABLES]:
-            delattr(self, name)
-
-
-def share_property_tables() -> None:
-    """Make paho build its MQTT v5 property tables once in this process, not per packet.
-
-    paho's Properties() builds three constant tables (names, types, which packet takes which
-    property) in its constructor, 25 us, and makes one for every PUBLISH and every PUBACK it
-    receives: a fifth of the gateway's time per message. Nothing changes those tables after
-    they are built, so every Properties object may share one set; values stay per object.
-    """
-    paho.mqtt.client.Properties = SharedTablesProperties  # type: ignore[misc]
-    paho.mqtt._packet.Properties = SharedTablesProperties  # type: ignore[misc]
 
 
 class SessionClock:

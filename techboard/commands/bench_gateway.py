@@ -48,8 +48,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
 from exchange.venue.journal import DURABILITY, JournalReader
 from gateway.broker import Broker, write_broker_files
+from gateway.mqtt import share_property_tables
 from gateway.protocol import GATEWAY_TOPIC, ORDERS_TOPIC, REPORTS_TOPIC, VERSION
-from gateway.server import share_property_tables
 from matching_engine.dtypes import Side
 
 SYMBOL = "AAA"

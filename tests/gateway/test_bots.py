@@ -1,6 +1,6 @@
 """Bots as their own processes (`techboard bot run`) trading through a real Mosquitto and the
 gateway process, `techboard bench gateway --quick --json` end to end, and paho's shared
-property tables (gateway.server.share_property_tables)."""
+property tables (gateway.mqtt.share_property_tables)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.bots import agent_params
-from gateway.server import share_property_tables
+from gateway.mqtt import share_property_tables
 
 KEYS = {"mode", "orders_per_s", "offered_per_s", "p50_ms", "p99_ms", "p999_ms", "acknowledged",
         "lost", "duplicate_fills"}  # fmt: skip
