@@ -93,6 +93,11 @@ class Top(NamedTuple):
     volume: int  # shares traded today
     phase: int  # matching_engine.dtypes.Phase of the book
 
+    @property
+    def mid(self) -> float:
+        """Return the mid of a two-sided quote (0.0 when a side is empty)."""
+        return (self.bid + self.ask) / 2 if self.bid and self.ask else 0.0
+
 
 class MarketView(Protocol):
     """What an agent may read of the market on a wake (read-only)."""

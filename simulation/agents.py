@@ -281,8 +281,8 @@ class ValueTraders(OneOrderEach):
         top = market.top(0)
         info = self.instruments[0]
         tick = info.tick
-        if top.bid and top.ask:
-            mid, spread = (top.bid + top.ask) / 2, max(tick, top.ask - top.bid)  # crossed in calls
+        if top.mid:
+            mid, spread = top.mid, max(tick, top.ask - top.bid)  # crossed in calls
             aggressive = self.rng.random(len(members)) < p["percent_aggr"]
             adjust = np.where(
                 aggressive, 0.0, self.rng.uniform(0, p["depth_spread"] * spread, len(members))
@@ -324,9 +324,9 @@ class MomentumTraders(Population):
         p = self.params
         members = self._wake_due(now)
         top = market.top(0)
-        if not (top.bid and top.ask):
+        mid = top.mid
+        if not mid:
             return commands(0)
-        mid = (top.bid + top.ask) / 2
         self.history[members, self.seen[members] % p["long"]] = mid
         self.seen[members] += 1
         ready = members[self.seen[members] >= p["long"]]
@@ -367,8 +367,8 @@ class MarketMakers(Population):
         tick = info.tick
         members = self._wake_due(now)
         top = market.top(0)
-        if top.bid and top.ask:
-            mid, observed = (top.bid + top.ask) / 2, top.ask - top.bid
+        if top.mid:
+            mid, observed = top.mid, top.ask - top.bid
         else:
             mid, observed = (top.last or self.session.reference(info)), 2 * tick
         out = []
@@ -450,9 +450,9 @@ class InformedTraders(Population):
         p = self.params
         members = self._wake_due(now)
         top = market.top(0)
-        if not (top.bid and top.ask):
+        mid = top.mid
+        if not mid:
             return commands(0)
-        mid = (top.bid + top.ask) / 2
         gap_bp = (self.fundamentals[0].at(now + round(p["lead_s"] * NS_PER_SECOND)) / mid - 1) * 1e4
         if abs(gap_bp) <= p["threshold_bp"]:
             return commands(0)
@@ -531,8 +531,7 @@ class ConvertibleTraders(ValuationTraders):
     def value(self, market: MarketView) -> float:
         """Return the bond's lattice value per bond (price units) at the share's mid."""
         p, share = self.params, market.top(self.stock)
-        spot = (share.bid + share.ask) / 2 if share.bid and share.ask else share.last
-        spot = spot or self.session.reference(self.instruments[self.stock])
+        spot = share.mid or share.last or self.session.reference(self.instruments[self.stock])
         inputs = Market(
             spot / PRICE_UNIT, p["volatility"], p["rate"], p["credit_spread"], self.date
         )

@@ -406,15 +406,10 @@ def _execute(
     call per run of them), negotiated ones at the desk; return the events and each row's reject
     reason (0: none)."""
     reasons = np.zeros(len(batch), np.int32)
-    negotiated = (
-        np.isin(batch["instrument"], tuple(negotiation.instruments))
-        if negotiation.instruments
-        else None
-    )
-    if negotiated is None or not negotiated.any():
+    negotiated = np.isin(batch["instrument"], tuple(negotiation.instruments))
+    if not negotiated.any():  # the fast path: one submit, its buffers not copied
         events = exchange.submit(batch, reuse=True)
-        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
-        reasons[rejected["command"]] = rejected["reason"]
+        _refusals(events, reasons, 0)
         return events, reasons
     parts = []
     cuts = np.flatnonzero(np.diff(negotiated)) + 1
@@ -427,10 +422,15 @@ def _execute(
                 parts.append(events)
             continue
         events = exchange.submit(batch[lo:hi])
-        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
-        reasons[lo + rejected["command"]] = rejected["reason"]
+        _refusals(events, reasons, lo)
         parts.append(events)
     return joined(parts, VENUE_EVENT_DTYPE), reasons
+
+
+def _refusals(events: np.ndarray, reasons: np.ndarray, first: int) -> None:
+    """Write the reject reasons of a submit's commands into reasons[first + command]."""
+    rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
+    reasons[first + rejected["command"]] = rejected["reason"]
 
 
 def _run_day(loop: Loop, spans: tuple, number: int) -> None:
