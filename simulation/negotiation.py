@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from exchange.dtypes import VENUE_EVENT_DTYPE, OrderCommand
-from exchange.mechanisms.negotiated import NegotiationDesk
+from exchange.mechanisms.negotiated import Intent, NegotiationDesk
 from exchange.venue.exchange import Exchange
 from matching_engine.dtypes import EventKind, Side, TimeInForce
 from simulation.records import joined
@@ -62,10 +62,10 @@ class Negotiation:
 
     def top(self, instrument: int) -> tuple[int, int, int, int]:
         """Return the best public intents: bid, its quantity, ask, its quantity (0: none)."""
-        best = {BUY: (0, 0), 1 - BUY: (0, 0)}
         if not self.public:
             return 0, 0, 0, 0
-        for intent in map(self.desk.intent, self.desk.terms):
+        best = {BUY: (0, 0), 1 - BUY: (0, 0)}
+        for intent in self._live():
             if intent.instrument != instrument or intent.counterparty is not None:
                 continue
             side = int(intent.side)
@@ -84,9 +84,7 @@ class Negotiation:
             intent = self.posted.pop((participant, cid), None)
             if intent is None or intent not in self.desk.terms:
                 return NO_EVENTS
-            out = self.desk.withdraw(participant, intent, int(t))
-            out["client_order_id"] //= CALLS
-            return out
+            return _agents_ids(self.desk.withdraw(participant, intent, int(t)))
         if int(row["kind"]) != NEW:
             return NO_EVENTS
         side, price, left = int(row["side"]), int(row["price"]), int(row["quantity"])
@@ -109,12 +107,11 @@ class Negotiation:
             if accepted.any():
                 self.posted[participant, cid] = int(posted["order_id"][accepted][0])
             events.append(posted)
-        if not events:
-            return NO_EVENTS
-        out = joined(events, VENUE_EVENT_DTYPE)
-        out["client_order_id"] //= CALLS
-        out["contra_client_order_id"] //= CALLS
-        return out
+        return _agents_ids(joined(events, VENUE_EVENT_DTYPE))
+
+    def _live(self) -> list[Intent]:
+        """Return every live intent on the desk."""
+        return [self.desk.intent(i) for i in self.desk.terms]
 
     def _crossing(self, participant: int, instrument: int, side: int, price: int) -> list:
         """Return the opposite intents the participant sees at its price or better, best first."""
@@ -132,7 +129,7 @@ class Negotiation:
         if self.public:
             return None
         keen = sorted({
-            x.participant for x in map(self.desk.intent, self.desk.terms)
+            x.participant for x in self._live()
             if x.instrument == instrument and int(x.side) != side and x.participant != participant
         })  # fmt: skip
         if keen:
@@ -140,3 +137,10 @@ class Negotiation:
         others = len(self.exchange.participants) - 1
         pick = int(self.rng.integers(others)) if others > 0 else participant
         return pick + (pick >= participant)
+
+
+def _agents_ids(events: np.ndarray) -> np.ndarray:
+    """Return desk events with the agent's own client order ids (c from c * CALLS + k)."""
+    events["client_order_id"] //= CALLS
+    events["contra_client_order_id"] //= CALLS
+    return events
