@@ -131,9 +131,9 @@ class Population(Agent):
         self.wakes[members] = self._defer(now + exponential_ns(self.rng, mean_ns, len(members)))
         self.wakes[self.wakes >= self.session.close] = NEVER
 
-    def _lots(self, sizes: np.ndarray) -> np.ndarray:
+    def _lots(self, sizes: np.ndarray | int, instrument: int = 0) -> np.ndarray:
         """Return order sizes rounded down to whole lots of the instrument, at least one lot."""
-        lot = self.instruments[0].lot
+        lot = self.instruments[instrument].lot
         return np.maximum(lot, sizes // lot * lot)
 
     def _ids(self, members: np.ndarray) -> np.ndarray:
@@ -387,7 +387,7 @@ class MarketMakers(Population):
             centre = round(mid / tick) - skew
             size = max(p["min_order_size"], round(p["pov"] * (top.volume - self.volume_seen[m])))
             size = max(p["min_order_size"], size // p["levels"])
-            size = max(info.lot, size // info.lot * info.lot)
+            size = int(self._lots(size))
             self.volume_seen[m] = top.volume
             levels = np.arange(p["levels"])
             bids = (centre - half - levels * step) * tick
@@ -509,7 +509,7 @@ class ValuationTraders(OneOrderEach):
         rows["instrument"] = self.target
         rows["side"] = np.where(buy, BUY, SELL)
         rows["price"] = np.maximum(info.tick, np.rint(price / info.tick) * info.tick)
-        rows["quantity"] = max(info.lot, p["size"] // info.lot * info.lot)
+        rows["quantity"] = self._lots(p["size"], self.target)
         rows["client_order_id"] = ids = self._ids(members)
         self.live[members] = ids
         out.append(rows)
