@@ -16,7 +16,7 @@ from typing import Any
 
 from exchange.rules.boards import board_presets, load_board
 from exchange.rules.calendar import TradingCalendar
-from exchange.schema import SchemaError, read_text
+from exchange.schema import SchemaError, deep_merge, read_text
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 CLASSES = ("equity", "convertible_bond", "preferred_share")
@@ -265,6 +265,11 @@ def _fill(source: str, where: str, table: Any, spec: dict[str, Key]) -> dict[str
     return out
 
 
+def shipped_scenarios() -> list[str]:
+    """Return the names of the scenarios shipped in simulation/scenarios."""
+    return sorted(path.stem for path in SCENARIO_DIR.glob("*.toml"))
+
+
 def load_scenario(path_or_text: str | Path) -> Scenario:
     """Load a scenario: a shipped name (simulation/scenarios/NAME.toml), a .toml path or TOML
     text; raise ScenarioError naming the file, the key and what is allowed on any misfit."""
@@ -272,10 +277,12 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
     if "\n" in text or "=" in text:
         source, stem, folder = "<text>", "scenario", Path.cwd()
     else:
-        path = Path(text) if text.endswith(".toml") else SCENARIO_DIR / f"{text}.toml"
+        given = Path(text)
+        path = given if given.is_file() or text.endswith(".toml") else SCENARIO_DIR / f"{text}.toml"
         if not path.is_file():
-            shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
-            raise ScenarioError(f"{path}: no such scenario (shipped: {shipped})")
+            raise ScenarioError(
+                f"{path}: no such scenario (shipped: {', '.join(shipped_scenarios())})"
+            )
         source, stem, text, folder = str(path), path.stem, _file_text(path), path.parent
     raw = _read(source, text, folder, ())
     sections = ("board", "instruments", "fundamental", "recording", "population")
@@ -338,6 +345,7 @@ def load_scenario(path_or_text: str | Path) -> Scenario:
 
 
 MAX_EXTENDS = 8  # files in an extends chain
+ADDED = {"instruments", "population"}  # arrays of tables a variant adds to its base's
 
 
 def _file_text(path: Path) -> str:
@@ -368,7 +376,7 @@ def _read(source: str, text: str, folder: Path, chain: tuple[str, ...]) -> dict[
         raise ScenarioError(f"{source}: extends = {base_name!r} makes a circle or a chain "
                             f"longer than {MAX_EXTENDS} files")  # fmt: skip
     if not base.is_file():
-        shipped = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+        shipped = ", ".join(shipped_scenarios())
         raise ScenarioError(f"{source}: extends = {base_name!r}: no such scenario ({shipped})")
     merged = _read(str(base), _file_text(base), base.parent, (*chain, str(base.resolve())))
     for key in ("name", "description"):
@@ -384,17 +392,13 @@ def _canonical(raw: dict[str, Any], name: str) -> str:
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Return `over` merged into `base`: tables key by key, arrays of tables appended."""
-    out = dict(base)
-    for key, value in over.items():
-        old = out.get(key)
-        if isinstance(old, dict) and isinstance(value, dict):
-            out[key] = _merge(old, value)
-        elif key in ("instruments", "population") and isinstance(old, list):
-            out[key] = [*old, *value] if isinstance(value, list) else value
-        else:
-            out[key] = value
-    return out
+    """Return `over` merged into `base`: tables key by key, [[instruments]] and [[population]]
+    added to the base's."""
+    merged = deep_merge(base, {k: v for k, v in over.items() if k not in ADDED})
+    for key in ADDED & over.keys():
+        both = isinstance(base.get(key), list) and isinstance(over[key], list)
+        merged[key] = [*base[key], *over[key]] if both else over[key]
+    return merged
 
 
 def _check_valued(

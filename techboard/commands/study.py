@@ -7,17 +7,14 @@ import os
 import shutil
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 from simulation.run import warm_up
-from simulation.scenario import ScenarioError, load_scenario
+from simulation.scenario import SCENARIO_DIR, ScenarioError, load_scenario, shipped_scenarios
 from studies.compare import compare, format_table, table
 from studies.report import ScenarioInfo, write_report
 from studies.runner import ScenarioSpec, run_study
 from studies.stylized import lobster_sample
-
-SHIPPED = Path(str(resources.files("simulation") / "scenarios"))
 
 
 def shared_data() -> Path:
@@ -26,19 +23,6 @@ def shared_data() -> Path:
     if configured:
         return Path(configured)
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def shipped_scenarios() -> list[str]:
-    """Return the names of the scenarios shipped in the package."""
-    return sorted(path.stem for path in SHIPPED.glob("*.toml"))
-
-
-def resolve(name: str) -> Path:
-    """Return a scenario file: a path as given, else a shipped scenario of that name."""
-    path = Path(name)
-    if path.exists() or path.suffix == ".toml":
-        return path
-    return SHIPPED / f"{name}.toml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def init(name: str) -> int:
     """Copy the shipped scenario `name` into the current folder for editing."""
-    source = SHIPPED / f"{name}.toml"
+    source = SCENARIO_DIR / f"{name}.toml"
     if not source.exists():
         print(
             f"no shipped scenario {name!r}; shipped: {', '.join(shipped_scenarios())}",
@@ -87,9 +71,8 @@ def run_scenarios(
     """Validate the scenarios, run every seed, print the comparison and write the report."""
     specs, infos = [], []
     for name in names:
-        path = resolve(name)
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(name)
         except (ScenarioError, OSError) as error:
             print(f"techboard study: {error}", file=sys.stderr)
             return 2

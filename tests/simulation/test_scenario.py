@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from simulation.scenario import SCENARIO_DIR, ScenarioError, load_scenario
+from simulation.scenario import ScenarioError, load_scenario, shipped_scenarios
 
-SHIPPED = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
+SHIPPED = shipped_scenarios()
 BASE = """
 [board]
 preset = "star"
