@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -49,6 +47,8 @@ from matching_engine.flows import (
 from matching_engine.lobster import lobster_commands
 from matching_engine.reasons import Reason
 from matching_engine.reference_book import ReferenceEngine
+from techboard.commands import bench_table
+from techboard.commands.bench_table import aligned
 
 LOBSTER_DIR = Path("../shared/data/lobster")
 
@@ -207,17 +207,7 @@ def peak_resting(events: np.ndarray, before: int) -> int:
 
 def machine() -> str:
     """Return the CPU model, the CPUs this process may use, and the versions that matter."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {len(os.sched_getaffinity(0))} CPUs; Python {platform.python_version()}, "
-        f"numpy {np.__version__}, numba {numba.__version__}"
-    )
+    return bench_table.machine(f"numpy {np.__version__}, numba {numba.__version__}")
 
 
 def measure(scenario: Scenario, sizes: Sizes, host: str) -> dict[str, Any]:
@@ -264,18 +254,6 @@ def _rate(value: float) -> str:
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k"
 
 
-def _aligned(head: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
-    """Return the rows as text lines: first column left-aligned, the others right-aligned."""
-    widths = [max(len(row[i]) for row in (head, *body)) for i in range(len(head))]
-    return [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in (head, *body)
-    ]
-
-
 def table(results: list[dict[str, Any]]) -> str:
     """Return the results as a text table with the machine line and the headline below."""
     head = (
@@ -301,7 +279,7 @@ def table(results: list[dict[str, Any]]) -> str:
         )
         for r in results
     ]
-    lines = _aligned(head, body)
+    lines = aligned(head, body)
     worst = next(r for r in results if r["worst_regime"])
     differ = [r["scenario"] for r in results if not r["events_agree"]]
     return "\n".join(
@@ -473,7 +451,7 @@ def exchange_table(results: list[dict[str, Any]]) -> str:
         )
         for r in results
     ]
-    lines = _aligned(head, body)
+    lines = aligned(head, body)
     return "\n".join(
         [
             *lines,

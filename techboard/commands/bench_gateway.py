@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -51,6 +50,8 @@ from gateway.broker import Broker, write_broker_files
 from gateway.mqtt import share_property_tables
 from gateway.protocol import GATEWAY_TOPIC, ORDERS_TOPIC, REPORTS_TOPIC, VERSION
 from matching_engine.dtypes import Side
+from techboard.commands import bench_table
+from techboard.commands.bench_table import aligned
 
 SYMBOL = "AAA"
 PRICE = 100_000  # CNY 10.00, the previous close (price units)
@@ -388,32 +389,23 @@ class Bench:
 
 def machine() -> str:
     """Return the CPU model, the CPUs this process may use and the versions that matter here."""
-    model = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
     mosquitto = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout
     version = mosquitto.splitlines()[0].split()[-1] if mosquitto else "?"
-    return (
-        f"{model}, {len(os.sched_getaffinity(0))} CPUs; Python {platform.python_version()}, "
-        f"Mosquitto {version}, paho-mqtt {paho.mqtt.__version__}"
-    )
+    return bench_table.machine(f"Mosquitto {version}, paho-mqtt {paho.mqtt.__version__}")
 
 
 def table(results: list[dict[str, Any]]) -> str:
     """Return the results as a terminal table with how they were made."""
-    head = f"{'mode':<8} {'orders/s':>9} {'offered/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-    head += f"{'p99.9 ms':>8} {'acked':>9} {'lost':>5} {'dup fills':>9} {'gw CPU us/order':>15}"
-    lines = [head]
+    head = ("mode", "orders/s", "offered/s", "p50 ms", "p99 ms", "p99.9 ms", "acked", "lost",
+            "dup fills", "gw CPU us/order")  # fmt: skip
+    body = []
     for r in results:
         ms = [f"{r[k]:.2f}" if r[k] is not None else "-" for k in ("p50_ms", "p99_ms", "p999_ms")]
         offered = f"{r['offered_per_s']:,}" if r["offered_per_s"] else "-"
-        lines.append(
-            f"{r['mode']:<8} {r['orders_per_s']:>9,} {offered:>9} {ms[0]:>7} {ms[1]:>7} "
-            f"{ms[2]:>8} {r['acknowledged']:>9,} {r['lost']:>5} {r['duplicate_fills']:>9} "
-            f"{r['gateway_cpu_us_per_order']:>15}"
-        )
+        body.append((r["mode"], f"{r['orders_per_s']:,}", offered, *ms, f"{r['acknowledged']:,}",
+                     str(r["lost"]), str(r["duplicate_fills"]),
+                     str(r["gateway_cpu_us_per_order"])))  # fmt: skip
+    lines = aligned(head, body)
     first = results[0]
     lines += [
         "",

@@ -21,9 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numba
+import numpy as np
+
 from simulation.run import simulate, warm_up
 from simulation.scenario import load_scenario
 from studies.runner import ScenarioSpec, run_study
+from techboard.commands.bench_table import aligned, machine
 
 DEFAULT = ("rmsc-like", "regional-today", "techboard-proposed")
 
@@ -75,19 +79,13 @@ def scaling(name: str, seeds: int) -> dict[str, float]:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    """Return the results as an aligned table with the machine's load."""
+    """Return the results as an aligned table with the machine and its load."""
     head = ("scenario", "wall s", "events", "orders", "cancels", "fills", "peak MiB")
-    keys = ("scenario", "wall_s", "events", "orders", "cancels", "fills", "peak_mib")
-    rows = [head] + [tuple(f"{r[k]:,}" if k != "scenario" else r[k] for k in keys) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
+    keys = ("wall_s", "events", "orders", "cancels", "fills", "peak_mib")
+    body = [(r["scenario"], *(f"{r[k]:,}" for k in keys)) for r in results]
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return "\n".join([*lines, f"({os.cpu_count()} CPUs, load average {load})"])
+    host = machine(f"numpy {np.__version__}, numba {numba.__version__}")
+    return "\n".join([*aligned(head, body), f"{host}; load average {load}"])
 
 
 def bench_simulation(args: argparse.Namespace) -> int:
