@@ -140,14 +140,13 @@ def _stream(seed: int, index: int) -> int:
 
 def build_agents(scenario: Scenario, seed: int, fundamentals: list[Fundamental]) -> list[Agent]:
     """Create the scenario's populations with participant ids 0, 1, ... in file order."""
-    streams = np.random.SeedSequence(seed).spawn(len(scenario.population) + 1)
     agents: list[Agent] = []
     base = 0
-    for group, stream in zip(scenario.population, streams[1:], strict=True):
+    for k, group in enumerate(scenario.population, start=1):  # stream 0: the fundamentals
         ids = np.arange(base, base + group["count"], dtype=np.int32)
         latency = max(1, round(group["latency_us"] * 1_000))
         cls = KINDS[group["kind"]]
-        agent_seed = int(stream.generate_state(1)[0])
+        agent_seed = _stream(seed, k)
         if cls.needs_fundamentals:
             agents.append(cls(ids, latency, agent_seed, group, fundamentals))
         else:
