@@ -12,6 +12,7 @@ in shares, times in ns UTC.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -56,6 +57,7 @@ class Session:
     midnight: int  # ns UTC of the day's local midnight (local "HH:MM" = midnight + offset)
     spans: tuple[Span, ...]
     references: tuple[int, ...] = ()  # each instrument's reference price today (the last close)
+    date: datetime.date | None = None  # the local trading date (None: the runner does not say)
 
     def reference(self, instrument: InstrumentInfo) -> int:
         """Return the instrument's reference price today: the last close (price units), or its

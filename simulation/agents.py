@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -51,7 +50,6 @@ SIZE_CDF /= SIZE_CDF[-1]
 TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 PRICE_UNIT = 10_000  # price units per CNY
-LOCAL = ZoneInfo("Asia/Shanghai")  # the exchange's time zone (a session's midnight is local)
 
 
 def order_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -475,17 +473,11 @@ class ValuationTraders(OneOrderEach):
         self.terms = model_terms(params["terms"], self.terms_kind)
         self.view = 1 + self.rng.normal(0.0, params["view_bp"] / 1e4, self.n)
         self.target = 0  # index of the instrument traded
-        self.date = datetime.date.min
 
     def start(self, instruments: tuple[InstrumentInfo, ...]) -> None:
         """Find the instrument of the terms among the listed ones."""
         super().start(instruments)
         self.target = {x.symbol: x.index for x in instruments}[self.terms.symbol]
-
-    def start_day(self, session: Session) -> None:
-        """Draw the first wakes from the open; the valuation date is the trading day."""
-        super().start_day(session)
-        self.date = datetime.datetime.fromtimestamp(session.midnight / NS_PER_SECOND, LOCAL).date()
 
     def value(self, market: MarketView) -> float:
         """Return the instrument's value now, price units."""
@@ -533,7 +525,7 @@ class ConvertibleTraders(ValuationTraders):
         p, share = self.params, market.top(self.stock)
         spot = share.mid or share.last or self.session.reference(self.instruments[self.stock])
         inputs = Market(
-            spot / PRICE_UNIT, p["volatility"], p["rate"], p["credit_spread"], self.date
+            spot / PRICE_UNIT, p["volatility"], p["rate"], p["credit_spread"], self.session.date
         )
         return value_lattice(self.terms, inputs, p["steps"]).value * PRICE_UNIT
 
@@ -550,7 +542,9 @@ class PreferredTraders(ValuationTraders):
         """Value the share for the day (it does not move with the common share)."""
         super().start_day(session)
         p = self.params
-        self.worth = value_preferred(self.terms, p["rate"], p["credit_spread"], self.date).value
+        self.worth = value_preferred(
+            self.terms, p["rate"], p["credit_spread"], self.session.date
+        ).value
 
     def value(self, market: MarketView) -> float:
         """Return the day's value per share, price units."""

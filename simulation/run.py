@@ -264,7 +264,7 @@ def simulate(
         midnight = calendar.local_ns(day, "00:00")
         references = tuple(exchange.closes.get(i, x.previous_close) for i, x in enumerate(listings))
         session = Session(number, midnight, tuple(
-            Span(s.phase, s.start, s.end, s.orders) for s in spans), references)  # fmt: skip
+            Span(s.phase, s.start, s.end, s.orders) for s in spans), references, day)  # fmt: skip
         start, end = spans[0].start, spans[-1].end
         if day_index == 0:
             streams = fundamental_seeds
