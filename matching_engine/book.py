@@ -19,6 +19,7 @@ Semantics: docs/matching.md.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -72,6 +73,7 @@ R_CANCELLED, R_IOC, R_FOK, R_SELF_TRADE, R_NO_LIQUIDITY, R_TO_LIMIT, R_SESSION_E
 ALL1 = np.uint64(0xFFFFFFFFFFFFFFFF)
 ONE = np.uint64(1)
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+NO_PERCENTS = np.zeros(0, np.int64)  # quote(): level 1 alone
 
 
 # ----------------------------------------------------------------------------- borrowed views
@@ -935,6 +937,26 @@ def _depth_to(bk, lv, bits, b, s, price):
 
 
 @njit(cache=True)
+def _quote(bk, lv, bits, b, percents):
+    """Return best bid, its quantity, best ask, its quantity, then for each p in percents the
+    shares bid and offered within p% of the mid (0 without a two-sided book)."""
+    out = np.zeros(4 + 2 * len(percents), np.int64)
+    for s in range(2):
+        lvl = bk[b, BEST + s]
+        if 0 <= lvl < bk[b, N]:
+            out[2 * s] = bk[b, LO] + lvl * bk[b, TICK]
+            out[2 * s + 1] = lv[bk[b, LBASE] + s * bk[b, N] + lvl, QTY]
+    if out[0] == 0 or out[2] == 0:
+        return out
+    mid2 = out[0] + out[2]  # twice the mid: within p% of the mid <=> |2 price - mid2| <= p% mid2
+    for j in range(len(percents)):
+        band = mid2 * percents[j] / 100
+        out[4 + 2 * j] = _depth_to(bk, lv, bits, b, 0, math.ceil((mid2 - band) / 2))
+        out[5 + 2 * j] = _depth_to(bk, lv, bits, b, 1, math.floor((mid2 + band) / 2))
+    return out
+
+
+@njit(cache=True)
 def _orders(bk, lv, bits, o64, o32, b, s):
     """Return (order id, owner, price, leaves) rows of side s in priority order."""
     out = np.zeros((bk[b, COUNT + s], 4), np.int64)
@@ -1112,14 +1134,13 @@ class NumbaEngine:
 
     def best(self, book: int) -> Quote:
         """Return the best bid and ask of a book with their quantities (0 where empty)."""
-        bid = self.depth(book, Side.BUY, 1)
-        ask = self.depth(book, Side.SELL, 1)
-        return Quote(
-            bid[0].price if bid else 0,
-            bid[0].quantity if bid else 0,
-            ask[0].price if ask else 0,
-            ask[0].quantity if ask else 0,
-        )
+        return Quote(*self.quote(book).tolist())
+
+    def quote(self, book: int, percents: np.ndarray = NO_PERCENTS) -> np.ndarray:
+        """Return a book's best bid, its quantity, best ask and its quantity (0 where empty),
+        then for each p in `percents` (int64) the shares bid and offered within p% of the mid
+        (0 without a two-sided book), as one int64 array."""
+        return _quote(self._bk, self._lv, self._bits, book, percents)
 
     def depth(self, book: int, side: Side, levels: int) -> list[Level]:
         """Return up to `levels` non-empty levels of one side, best first."""

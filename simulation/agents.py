@@ -37,16 +37,18 @@ from instruments.valuation import Market
 from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
 from simulation.agent import NEVER, Agent, InstrumentInfo, MarketView, Session, Top
 from simulation.fundamental import NS_PER_SECOND, Fundamental
+from simulation.kernels import (
+    MOMENTUM_UNIFORMS,
+    SIZE_CDF,
+    SIZE_LOTS,
+    VALUE_PARAMS,
+    VALUE_UNIFORMS,
+    forget_done,
+    momentum_wake,
+    value_wake,
+)
 from simulation.records import joined
 
-# ABIDES' order-size mixture (models/order_size_model.py): lognormal(2.9, 1.2) with weight 0.2,
-# else round lots 100 ... 1,000 with these weights
-SIZE_LOTS = np.arange(100, 1001, 100)
-SIZE_WEIGHTS = np.array([0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
-
-
-SIZE_CDF = np.cumsum(SIZE_WEIGHTS / SIZE_WEIGHTS.sum())
-SIZE_CDF /= SIZE_CDF[-1]
 TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 PRICE_UNIT = 10_000  # price units per CNY
@@ -88,7 +90,7 @@ class Population(Agent):
         self.wakes = np.full(self.n, NEVER, np.int64)
         self.next_id = np.ones(self.n, np.int64)
         self.session: Session | None = None
-        self._spans: tuple = (None,)  # (session, starts, ends) of its limit spans, for _defer
+        self._spans: tuple = (None,)  # (session, starts, ends, close): _calendar()
 
     def next_wake(self) -> int:
         """Return the earliest member's wake."""
@@ -97,15 +99,21 @@ class Population(Agent):
     def _due(self, now: int) -> np.ndarray:
         return np.flatnonzero(self.wakes <= now)
 
+    def _calendar(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Return the day's limit spans' starts (NEVER after the last), their ends, and the
+        close (worked out once a session)."""
+        if self._spans[0] is not self.session:
+            spans = self.session.limit_spans
+            starts = np.array([s.start for s in spans] + [NEVER], np.int64)
+            ends = np.array([s.end for s in spans], np.int64)
+            self._spans = (self.session, starts, ends, self.session.close)
+        return self._spans[1:]
+
     def _defer(self, times: np.ndarray) -> np.ndarray:
         """Return wake times moved out of the day's breaks: a time in a span that takes no
         orders (a lunch break) moves to the start of the next one that does; NEVER after the
         last."""
-        if self._spans[0] is not self.session:
-            spans = self.session.limit_spans
-            starts = np.array([s.start for s in spans] + [NEVER], np.int64)
-            self._spans = (self.session, starts, np.array([s.end for s in spans], np.int64))
-        _, starts, ends = self._spans
+        starts, ends, _ = self._calendar()
         return np.maximum(times, starts[np.searchsorted(ends, times, side="right")])
 
     def start_day(self, session: Session) -> None:
@@ -127,7 +135,7 @@ class Population(Agent):
         """Set the members' next wakes a Poisson wait after now, out of breaks; none after the
         close."""
         self.wakes[members] = self._defer(now + exponential_ns(self.rng, mean_ns, len(members)))
-        self.wakes[self.wakes >= self.session.close] = NEVER
+        self.wakes[self.wakes >= self._calendar()[2]] = NEVER
 
     def _lots(self, sizes: np.ndarray | int, instrument: int = 0) -> np.ndarray:
         """Return order sizes rounded down to whole lots of the instrument, at least one lot."""
@@ -208,20 +216,7 @@ class OneOrderEach(Population):
 
     def on_events(self, events: np.ndarray) -> None:
         """Forget orders that are done (filled, cancelled, expired, refused)."""
-        for contra, owner, cid, leaves in (
-            (False, events["owner"], events["client_order_id"], events["leaves"]),
-            (True, events["contra_owner"], events["contra_client_order_id"],
-             events["contra_leaves"]),
-        ):  # fmt: skip
-            m = owner - self.base
-            inside = (m >= 0) & (m < self.n)
-            if contra:  # contra fields are set on trades only
-                inside &= events["kind"] == TRADE
-            done = inside & ((events["kind"] != ACCEPTED) & (events["kind"] != REPLACED))
-            done &= (leaves == 0) | (events["kind"] != TRADE)
-            mm = m[done]
-            hit = self.live[mm] == cid[done]
-            self.live[mm[hit]] = 0
+        forget_done(events, self.live, self.base)
 
     def end_day(self) -> None:
         """The venue expired every day order."""
@@ -242,68 +237,37 @@ class ValueTraders(OneOrderEach):
         self.r_t = np.zeros(self.n)
         self.sigma_t = np.zeros(self.n)
         self.prev = np.zeros(self.n, np.int64)
+        self.kernel_params = np.zeros(VALUE_PARAMS)  # set each day: kernels.value_wake's params
 
     def start_day(self, session: Session) -> None:
         """Draw the first wakes from the open."""
         self.session = session
-        f = self.fundamentals[0]
+        p, f = self.params, self.fundamentals[0]
         if not self.prev.any():
             self.r_t[:] = f.r_bar
             self.prev[:] = session.open
-        mean = 1.0 / self.params["lambda_a"]
-        self.wakes = self._first_wakes(mean)
-
-    def wake(self, now: int, market: MarketView) -> np.ndarray:
-        """Cancel, re-estimate, and post one limit order per member due."""
-        members = self._due(now)
-        p, f = self.params, self.fundamentals[0]
-        self._reschedule(members, now, 1.0 / p["lambda_a"])
-        out = [self._cancel_live(members)]
+        self.wakes = self._first_wakes(1.0 / p["lambda_a"])
         # variances in price units squared: ABIDES' sigma_n (r_bar / 100) and the ValueAgent's
         # default sigma_s (100,000) are in cents squared
-        sigma_n = (p["sigma_n"] or f.r_bar / f.scale / 100) * f.scale**2
-        sigma_s = 100_000.0 * f.scale**2
-        kappa = p["kappa"]
-        obs = f.at(now) + self.rng.normal(0.0, np.sqrt(sigma_n), len(members))
-        delta = (now - self.prev[members]).astype(np.float64)
-        log_keep = np.log1p(-kappa)
-        keep = np.exp(delta * log_keep)
-        r_prime = (1 - keep) * f.r_bar + keep * self.r_t[members]
-        growth = np.expm1(2 * delta * log_keep) / np.expm1(2 * log_keep) if kappa else delta
-        s_prime = keep**2 * self.sigma_t[members] + growth * sigma_s
-        self.r_t[members] = (sigma_n * r_prime + s_prime * obs) / (sigma_n + s_prime)
-        self.sigma_t[members] = sigma_n * s_prime / (sigma_n + s_prime)
-        self.prev[members] = now
-        left = np.exp(float(max(0, self.session.close - now)) * log_keep)
-        r_T = (1 - left) * f.r_bar + left * self.r_t[members]
-        top = market.top(0)
-        info = self.instruments[0]
-        tick = info.tick
-        if top.mid:
-            mid, spread = top.mid, max(tick, top.ask - top.bid)  # crossed in calls
-            aggressive = self.rng.random(len(members)) < p["percent_aggr"]
-            adjust = np.where(
-                aggressive, 0.0, self.rng.uniform(0, p["depth_spread"] * spread, len(members))
-            )
-            buy = r_T >= mid
-            price = np.where(buy, top.ask - adjust, top.bid + adjust)
-        else:
-            mid = top.last or self.session.reference(info)  # no book: the last price
-            buy = r_T >= mid if p["min_edge_costs"] else self.rng.random(len(members)) < 0.5
-            price = r_T
-        if p["min_edge_costs"]:
-            worth = np.abs(r_T - mid) > mid * p["min_edge_costs"] * info.round_trip_fee / 1e8
-            members, buy, price = members[worth], buy[worth], price[worth]
-        price = np.maximum(tick, np.rint(price / tick) * tick).astype(np.int64)
-        rows = commands(len(members))
-        rows["participant"] = members + self.base
-        rows["side"] = np.where(buy, BUY, SELL)
-        rows["price"] = price
-        rows["quantity"] = self._lots(order_sizes(self.rng, len(members)))
-        rows["client_order_id"] = ids = self._ids(members)
-        self.live[members] = ids
-        out.append(rows)
-        return joined(out, ORDER_DTYPE)
+        self.kernel_params = np.array([
+            1.0 / p["lambda_a"], (p["sigma_n"] or f.r_bar / f.scale / 100) * f.scale**2,
+            100_000.0 * f.scale**2, p["kappa"], p["percent_aggr"], p["depth_spread"],
+            p["min_edge_costs"], self.instruments[0].round_trip_fee,
+        ])  # fmt: skip
+
+    def wake(self, now: int, market: MarketView) -> np.ndarray:
+        """Cancel, re-estimate, and post one limit order per member due (kernels.value_wake)."""
+        members = self._due(now)
+        f, info, top = self.fundamentals[0], self.instruments[0], market.top(0)
+        starts, ends, close = self._calendar()
+        rows = np.zeros(2 * len(members), ORDER_DTYPE)
+        count = value_wake(
+            now, members, self.rng.random((len(members), VALUE_UNIFORMS)), rows,
+            self.kernel_params, self.wakes, self.live, self.next_id, self.r_t, self.sigma_t,
+            self.prev, f.path, f.start, f.step, f.r_bar, top.bid, top.ask, top.last,
+            self.session.reference(info), info.tick, info.lot, close, starts, ends, self.base,
+        )  # fmt: skip
+        return rows[:count]
 
 
 class MomentumTraders(Population):
@@ -318,24 +282,19 @@ class MomentumTraders(Population):
         self.seen = np.zeros(self.n, np.int64)
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
-        """Observe the mid; trade the crossover once the long average is full."""
-        p = self.params
-        members = self._wake_due(now)
-        top = market.top(0)
-        mid = top.mid
-        if not mid:
-            return commands(0)
-        self.history[members, self.seen[members] % p["long"]] = mid
-        self.seen[members] += 1
-        ready = members[self.seen[members] >= p["long"]]
-        if not len(ready):
-            return commands(0)
-        idx = (self.seen[ready, None] - 1 - np.arange(p["long"])) % p["long"]
-        recent = np.take_along_axis(self.history[ready], idx, axis=1)
-        short = recent[:, : p["short"]].mean(axis=1)
-        long = recent.mean(axis=1)
-        size = self._lots(self.rng.integers(p["min_size"], p["max_size"] + 1, len(ready)))
-        return self._touch_orders(ready, short > long, top, size)
+        """Observe the mid; trade the crossover once the long average is full
+        (kernels.momentum_wake)."""
+        p, top = self.params, market.top(0)
+        members = self._due(now)
+        starts, ends, close = self._calendar()
+        rows = np.zeros(len(members), ORDER_DTYPE)
+        count = momentum_wake(
+            now, members, self.rng.random((len(members), MOMENTUM_UNIFORMS)), rows,
+            p["wake_s"] * NS_PER_SECOND, p["short"], p["min_size"], p["max_size"], self.wakes,
+            self.history, self.seen, self.next_id, top.bid, top.ask, self.instruments[0].lot,
+            close, starts, ends, self.base,
+        )  # fmt: skip
+        return rows[:count]
 
 
 class MarketMakers(Population):

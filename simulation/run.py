@@ -15,7 +15,6 @@ records, byte for byte.
 from __future__ import annotations
 
 import datetime
-import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -68,14 +67,12 @@ class View:
         """Return the instrument's level 1, last trade, volume and phase."""
         top = self._tops.get(instrument)
         if top is None:
-            stats = self.exchange.day_stats(instrument)
+            last, volume = self.exchange.last_and_volume(instrument)
             if instrument in self.negotiation.instruments:
                 bid, bid_qty, ask, ask_qty = self.negotiation.top(instrument)
             else:
-                bids, asks = self.exchange.levels(instrument, 1)
-                bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
-                ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
-            top = Top(bid, bid_qty, ask, ask_qty, stats.last, stats.volume, int(self.phase))
+                bid, bid_qty, ask, ask_qty = self.exchange.quote(instrument).tolist()
+            top = Top(bid, bid_qty, ask, ask_qty, last, volume, int(self.phase))
             self._tops[instrument] = top
         return top
 
@@ -104,22 +101,6 @@ class Loop:
     class_of: np.ndarray  # participant -> agent class index
     tables: dict[str, list[np.ndarray]]
     counts: dict[str, int]
-
-
-def _depth(exchange: Exchange, instrument: int) -> tuple[int, ...]:
-    """Return bid, bid qty, ask, ask qty and the shares within 1% and 2% of the mid."""
-    bids, asks = exchange.levels(instrument, 1)
-    bid, bid_qty = (int(bids[0, 0]), int(bids[0, 1])) if len(bids) else (0, 0)
-    ask, ask_qty = (int(asks[0, 0]), int(asks[0, 1])) if len(asks) else (0, 0)
-    if not (bid and ask):
-        return bid, bid_qty, ask, ask_qty, 0, 0, 0, 0
-    mid2 = bid + ask  # twice the mid: within x% of the mid <=> |2p - mid2| <= x% of mid2
-    depth = []
-    for pct in (1, 2):
-        band = mid2 * pct / 100
-        depth.append(exchange.depth_to(instrument, Side.BUY, math.ceil((mid2 - band) / 2)))
-        depth.append(exchange.depth_to(instrument, Side.SELL, math.floor((mid2 + band) / 2)))
-    return (bid, bid_qty, ask, ask_qty, *depth)
 
 
 def round_trip_fee(schedule: FeeSchedule, price: int) -> int:
@@ -331,6 +312,9 @@ TRADE, REJECTED = int(EventKind.TRADE), int(EventKind.REJECTED)
 NEW, CANCEL, REPLACE = int(OrderCommand.NEW), int(OrderCommand.CANCEL), int(OrderCommand.REPLACE)
 ORDER_FIELDS = ("timestamp", "participant", "instrument", "kind", "side", "order_type", "tif",
                 "price", "quantity")  # fmt: skip
+DEPTH_PERCENTS = np.array([1, 2], np.int64)  # the quote records' depth bands, % of the mid
+QUOTE_FIELDS = ("bid", "bid_quantity", "ask", "ask_quantity", "bid_depth_1pct", "ask_depth_1pct",
+                "bid_depth_2pct", "ask_depth_2pct")  # fmt: skip
 
 
 def _route(
@@ -339,18 +323,25 @@ def _route(
     """Hand each listening agent (one that overrides on_events) the events of its participants
     (as owner or as a trade's contra); return the indices of the agents that got some."""
     owner = agent_of[events["owner"]]
-    trade = events["kind"] == TRADE
-    contra = np.where(trade, agent_of[events["contra_owner"]], -1)
-    touched = (set(owner.tolist()) | set(contra.tolist())) - {-1}
-    for i in touched & listening:
+    contra = agent_of[events["contra_owner"]]
+    contra[events["kind"] != TRADE] = -1  # contra fields are set on trades only
+    touched = set(owner.tolist())
+    touched.update(contra.tolist())
+    touched.discard(-1)
+    got = touched & listening
+    if len(touched) == 1 and got:  # one agent's events alone (the common case)
+        agents[next(iter(got))].on_events(events)
+        return got
+    for i in got:
         agents[i].on_events(events[(owner == i) | (contra == i)])
-    return touched & listening
+    return got
 
 
 def _trades(events, number, class_of, mid, tables, counts) -> None:
-    """Record the TRADE events of one call with the mid before the batch."""
+    """Record the TRADE events of the day's calls; mid: the mid before each event's batch."""
     counts["events"] += len(events)
-    t = events[events["kind"] == TRADE]
+    trade = events["kind"] == TRADE
+    t = events[trade]
     if not len(t):
         return
     buy = t["side"] == Side.BUY
@@ -363,53 +354,129 @@ def _trades(events, number, class_of, mid, tables, counts) -> None:
     rows["buyer_class"], rows["seller_class"] = class_of[rows["buyer"]], class_of[rows["seller"]]
     rows["buyer_fee"] = np.where(buy, t["fee"], t["contra_fee"])
     rows["seller_fee"] = np.where(buy, t["contra_fee"], t["fee"])
-    rows["mid_before"] = mid
+    rows["mid_before"] = mid[trade] if np.ndim(mid) else mid
     tables["trades"].append(rows)
     counts["fills"] += len(t)
     counts["shares"] += int(t["quantity"].sum())
 
 
-def _trading(times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Return which times fall in one of the spans [starts, ends)."""
-    if not len(starts):
-        return np.zeros(len(times), bool)
-    k = np.searchsorted(starts, times, side="right") - 1
-    return (k >= 0) & (times < ends[np.maximum(k, 0)])
+class DayLog:
+    """A day's batches, their events and the mid before each, recorded at the day's end in one
+    pass (cheaper than a record per batch)."""
+
+    def __init__(self) -> None:
+        """An empty day."""
+        self.batches: list[np.ndarray] = []
+        self.reasons: list[np.ndarray | None] = []  # None: read them from the events
+        self.events: list[bytes] = []  # VENUE_EVENT_DTYPE rows
+        self.mids: list[int] = []
+
+    def add(self, batch: np.ndarray, events: np.ndarray, reasons: np.ndarray | None, mid: int):
+        """Keep one batch with its events (a copy) and its rows' reject reasons (None: those
+        of a single submit, read from the events' command indices)."""
+        self.batches.append(batch)
+        self.events.append(events.tobytes())
+        self.reasons.append(reasons)
+        self.mids.append(mid)
+
+    def record(self, number: int, class_of: np.ndarray, tables: dict, counts: dict) -> None:
+        """Append the day's order and trade records and count them."""
+        if not self.batches:
+            return
+        batch = joined(self.batches, ORDER_DTYPE)
+        sizes = np.array([len(b) for b in self.batches])
+        first = np.cumsum(sizes) - sizes
+        events = np.frombuffer(b"".join(self.events), VENUE_EVENT_DTYPE).copy()
+        width = VENUE_EVENT_DTYPE.itemsize
+        of_batch = np.repeat(np.arange(len(sizes)), [len(e) // width for e in self.events])
+        reasons = np.zeros(len(batch), np.int32)
+        from_events = np.array([r is None for r in self.reasons])
+        refused = (events["kind"] == REJECTED) & (events["command"] >= 0)
+        refused &= from_events[of_batch]
+        rows = first[of_batch[refused]] + events["command"][refused]
+        reasons[rows] = events["reason"][refused]
+        for b in np.flatnonzero(~from_events):
+            reasons[first[b] : first[b] + sizes[b]] = self.reasons[b]
+        rec = np.zeros(len(batch), ORDER_RECORD_DTYPE)
+        for name in ORDER_FIELDS:
+            rec[name] = batch[name]
+        rec["agent_class"] = class_of[batch["participant"]]
+        rec["reason"] = reasons
+        tables["orders"].append(rec)
+        kind = batch["kind"]
+        counts["batches"] += len(sizes)
+        counts["orders"] += int(np.count_nonzero(kind == NEW))
+        counts["cancels"] += int(np.count_nonzero(kind == CANCEL))
+        counts["replaces"] += int(np.count_nonzero(kind == REPLACE))
+        counts["rejects"] += int(np.count_nonzero(reasons))
+        _trades(events, number, class_of, np.array(self.mids, np.int64)[of_batch], tables, counts)
 
 
-def _quotes(view: View, grid: np.ndarray, number: int, phase: int) -> list[np.ndarray]:
-    """Return the quote records of every instrument at the grid times (the book is unchanged
-    since the last batch, so one read serves every grid point); a negotiated instrument's are
-    its best public intents, without depth."""
-    out = []
-    for i in range(len(view.exchange.listings)):
-        rows = np.zeros(len(grid), QUOTE_RECORD_DTYPE)
-        rows["timestamp"], rows["day"], rows["instrument"] = grid, number, i
-        if i in view.negotiation.instruments:
-            top = view.top(i)
-            quote = (top.bid, top.bid_quantity, top.ask, top.ask_quantity, 0, 0, 0, 0)
-        else:
-            quote = _depth(view.exchange, i)
-        (rows["bid"], rows["bid_quantity"], rows["ask"], rows["ask_quantity"],
-         rows["bid_depth_1pct"], rows["ask_depth_1pct"], rows["bid_depth_2pct"],
-         rows["ask_depth_2pct"]) = quote  # fmt: skip
-        rows["phase"] = phase
-        out.append(rows)
-    return out
+class QuoteLog:
+    """A day's quote samples: the grid times in trading spans, and per run of grid points that
+    saw one state of the books, each instrument's quote; recorded at the day's end."""
+
+    def __init__(self, spans: tuple, step: int) -> None:
+        """The grid from the first span's start every `step` ns, inside spans that take orders."""
+        times = np.arange(spans[0].start, spans[-1].end, step, dtype=np.int64)
+        inside = np.zeros(len(times), bool)
+        for x in spans:
+            if {"limit", "intent"} & set(x.orders):
+                inside |= (times >= x.start) & (times < x.end)
+        self.times = times[inside]
+        self.taken = 0  # grid points recorded so far
+        self.runs: list[tuple[int, int, int, int, np.ndarray | tuple]] = []
+
+    def next(self) -> int:
+        """Return the next grid time not yet recorded (NEVER: none)."""
+        return int(self.times[self.taken]) if self.taken < len(self.times) else NEVER
+
+    def take(self, view: View, now: int, phase: int) -> None:
+        """Record every instrument's quote at the grid times up to now (the books are as at the
+        last batch, so one read serves them all); a negotiated instrument's are its best public
+        intents, without depth."""
+        stop = int(np.searchsorted(self.times, now, side="right"))
+        for i in range(len(view.exchange.listings)):
+            if i in view.negotiation.instruments:
+                top = view.top(i)
+                quote = (top.bid, top.bid_quantity, top.ask, top.ask_quantity, 0, 0, 0, 0)
+            else:
+                quote = view.exchange.quote(i, DEPTH_PERCENTS)
+            self.runs.append((self.taken, stop, i, phase, quote))
+        self.taken = stop
+
+    def record(self, number: int, tables: dict) -> None:
+        """Append the day's quote records, in the order taken: per take, per instrument, the
+        grid points it covered."""
+        if not self.runs:
+            return
+        starts, stops, instruments, phases, quotes = zip(*self.runs, strict=True)
+        counts = np.subtract(stops, starts)
+        total = int(counts.sum())
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.zeros(total, QUOTE_RECORD_DTYPE)
+        rows["timestamp"] = self.times[np.repeat(starts, counts) + within]
+        rows["day"] = number
+        rows["instrument"] = np.repeat(instruments, counts)
+        rows["phase"] = np.repeat(phases, counts)
+        values = np.repeat(np.array(quotes, np.int64), counts, axis=0)
+        for j, name in enumerate(QUOTE_FIELDS):
+            rows[name] = values[:, j]
+        tables["quotes"].append(rows)
 
 
 def _execute(
     exchange: Exchange, negotiation: Negotiation, batch: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Carry out a batch in time order: book instruments' rows through Exchange.submit (one
     call per run of them), negotiated ones at the desk; return the events and each row's reject
-    reason (0: none)."""
-    reasons = np.zeros(len(batch), np.int32)
+    reason (0: none), or None for a single submit (whose REJECTED events name their rows)."""
+    if not negotiation.instruments:  # the fast path: one submit, its buffers not copied
+        return exchange.submit(batch, reuse=True), None
     negotiated = np.isin(batch["instrument"], tuple(negotiation.instruments))
-    if not negotiated.any():  # the fast path: one submit, its buffers not copied
-        events = exchange.submit(batch, reuse=True)
-        _refusals(events, reasons, 0)
-        return events, reasons
+    if not negotiated.any():
+        return exchange.submit(batch, reuse=True), None
+    reasons = np.zeros(len(batch), np.int32)
     parts = []
     cuts = np.flatnonzero(np.diff(negotiated)) + 1
     for lo, hi in zip([0, *cuts], [*cuts, len(batch)], strict=True):
@@ -421,15 +488,10 @@ def _execute(
                 parts.append(events)
             continue
         events = exchange.submit(batch[lo:hi])
-        _refusals(events, reasons, lo)
+        rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
+        reasons[lo + rejected["command"]] = rejected["reason"]
         parts.append(events)
     return joined(parts, VENUE_EVENT_DTYPE), reasons
-
-
-def _refusals(events: np.ndarray, reasons: np.ndarray, first: int) -> None:
-    """Write the reject reasons of a submit's commands into reasons[first + command]."""
-    rejected = events[(events["kind"] == REJECTED) & (events["command"] >= 0)]
-    reasons[first + rejected["command"]] = rejected["reason"]
 
 
 def _run_day(loop: Loop, spans: tuple, number: int) -> None:
@@ -440,17 +502,15 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
     """
     exchange, negotiation, agents, view = loop.exchange, loop.negotiation, loop.agents, loop.view
     window, quote_step, tables, counts = loop.window, loop.quote_step, loop.tables, loop.counts
-    class_of = loop.class_of
     end = spans[-1].end
-    pending: list[np.ndarray] = []
+    log = DayLog()
+    pending: list[tuple[int, np.ndarray]] = []  # (arrival, rows) of commands on their way
     arrival = NEVER  # the earliest pending command's arrival
-    next_quote = spans[0].start
+    quotes = QuoteLog(spans, quote_step)
+    next_quote = quotes.next()
     span_i = 0
     view.refresh(spans[0].core_phase)
     wakes = [a.next_wake() for a in agents]
-    trading = [x for x in spans if {"limit", "intent"} & set(x.orders)]  # quotes sampled there
-    open_starts = np.array([x.start for x in trading], np.int64)
-    open_ends = np.array([x.end for x in trading], np.int64)
     while True:
         now = min(min(wakes), arrival, next_quote)
         if now >= end:
@@ -458,11 +518,8 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
         while spans[span_i].end <= now:
             span_i += 1
         if now >= next_quote:  # the book is as it was at every grid point up to now
-            grid = np.arange(next_quote, now + 1, quote_step, dtype=np.int64)
-            next_quote = int(grid[-1]) + quote_step
-            grid = grid[_trading(grid, open_starts, open_ends)]
-            if len(grid):
-                tables["quotes"].extend(_quotes(view, grid, number, spans[span_i].core_phase))
+            quotes.take(view, now, spans[span_i].core_phase)
+            next_quote = quotes.next()
         limit = now + window
         for i, agent in enumerate(agents):
             while wakes[i] < limit:
@@ -471,39 +528,32 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
                 wakes[i] = agent.next_wake()
                 counts["wakes"] += 1
                 if len(rows):
-                    rows["timestamp"] = t + agent.latency_ns
-                    pending.append(rows)
-                    arrival = min(arrival, t + agent.latency_ns)
+                    t += agent.latency_ns
+                    rows["timestamp"] = t
+                    pending.append((t, rows))
+                    arrival = min(arrival, t)
         if arrival >= limit:
             continue
-        due = [p for p in pending if p["timestamp"][0] < limit]
-        pending = [p for p in pending if p["timestamp"][0] >= limit]
-        arrival = min((int(p["timestamp"][0]) for p in pending), default=NEVER)
-        batch = due[0] if len(due) == 1 else joined(due, ORDER_DTYPE)
-        if len(due) > 1:
+        due = [rows for t, rows in pending if t < limit]
+        pending = [(t, rows) for t, rows in pending if t >= limit]
+        arrival = min((t for t, _ in pending), default=NEVER)
+        if len(due) == 1:
+            batch = due[0]
+        else:
+            batch = np.concatenate(due)
             batch = batch[np.argsort(batch["timestamp"], kind="stable")]
-        batch = batch[batch["timestamp"] < end]
-        if not len(batch):
-            continue
+        if batch["timestamp"][-1] >= end:
+            batch = batch[batch["timestamp"] < end]
+            if not len(batch):
+                continue
         top = view.top(0)
-        mid = (top.bid + top.ask) // 2 if top.bid and top.ask else 0
         events, reasons = _execute(exchange, negotiation, batch)
-        counts["batches"] += 1
-        kind = batch["kind"]
-        counts["orders"] += int(np.count_nonzero(kind == NEW))
-        counts["cancels"] += int(np.count_nonzero(kind == CANCEL))
-        counts["replaces"] += int(np.count_nonzero(kind == REPLACE))
-        rec = np.zeros(len(batch), ORDER_RECORD_DTYPE)
-        for name in ORDER_FIELDS:
-            rec[name] = batch[name]
-        rec["agent_class"] = class_of[batch["participant"]]
-        rec["reason"] = reasons
-        counts["rejects"] += int(np.count_nonzero(reasons))
-        tables["orders"].append(rec)
-        _trades(events, number, class_of, mid, tables, counts)
+        log.add(batch, events, reasons, (top.bid + top.ask) // 2 if top.bid and top.ask else 0)
         for i in _route(agents, loop.agent_of, loop.listening, events):
             wakes[i] = agents[i].next_wake()
         while spans[span_i].end <= int(batch["timestamp"][-1]) and span_i + 1 < len(spans):
             span_i += 1
         view.refresh(spans[span_i].core_phase)
-    counts["late"] += sum(len(p) for p in pending)
+    counts["late"] += sum(len(rows) for _, rows in pending)
+    quotes.record(number, tables)
+    log.record(number, loop.class_of, tables, counts)

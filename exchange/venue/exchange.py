@@ -19,6 +19,7 @@ quantities in shares (bonds), times in ns UTC. docs/exchange.md describes the AP
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime
 import logging
@@ -48,7 +49,7 @@ from exchange.venue.market_data import snapshot as book_snapshot
 from exchange.venue.state import PAYEES, VenueState
 from instruments.lifecycle import Conversion, Payment, SharesDistributed
 from matching_engine.api import BookSpec
-from matching_engine.book import NumbaEngine
+from matching_engine.book import NO_PERCENTS, NumbaEngine
 from matching_engine.commands import batch as command_batch
 from matching_engine.commands import clear, set_phase, uncross
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak
@@ -364,7 +365,12 @@ class Exchange:
 
     def _next_time(self) -> int | None:
         """Return the first phase boundary or halt end after the clock (None: none left)."""
-        return min((t for t in (*self._boundaries, *self._resumes) if t > self.clock), default=None)
+        i = bisect.bisect_right(self._boundaries, self.clock)
+        boundary = self._boundaries[i] if i < len(self._boundaries) else None
+        if not self._resumes:
+            return boundary
+        return min((t for t in (boundary, *self._resumes) if t is not None and t > self.clock),
+                   default=None)  # fmt: skip
 
     def _cross(self, ns: int) -> None:
         """Apply every halt end and phase boundary at or before ns, in time order."""
@@ -536,12 +542,13 @@ class Exchange:
             raise TypeError(f"batch has dtype {batch.dtype}, expected exchange.dtypes.ORDER_DTYPE")
         times = batch["timestamp"]
         self._check_clock(int(times[0]) if len(batch) else self.clock)
-        if np.any(times[1:] < times[:-1]):
+        if len(batch) > 1 and np.any(times[1:] < times[:-1]):
             raise ValueError("timestamps must not decrease within a batch")
-        record: dict[str, Any] = {"op": "submit", "rows": batch.tobytes()}
-        if note is not None:
-            record["note"] = note
-        self._record(record)
+        if self.journal is not None:
+            record: dict[str, Any] = {"op": "submit", "rows": batch.tobytes()}
+            if note is not None:
+                record["note"] = note
+            self._record(record)
         return self._submit(batch, reuse)
 
     def reserve(self, commands: int) -> None:
@@ -574,7 +581,8 @@ class Exchange:
                 start = self._run(False, batch, cc[:stop], start)
             else:
                 start = self.screen(batch, cc[:stop], start)
-            self._queue_fixed(first)
+            if s.sp[k.S_FIXED]:  # a phase that takes fixed-price orders
+                self._queue_fixed(first)
         if len(batch):
             last = int(times[-1])
             span = phase_at(self.spans, last)
@@ -762,6 +770,17 @@ class Exchange:
             self.engine.level_rows(instrument, Side.BUY, levels),
             self.engine.level_rows(instrument, Side.SELL, levels),
         )
+
+    def quote(self, instrument: int, percents: np.ndarray = NO_PERCENTS) -> np.ndarray:
+        """Return an instrument's best bid, its quantity, best ask and its quantity (0 where
+        empty), then for each p in `percents` (int64 array) the shares bid and offered within p%
+        of the mid (0 without a two-sided book): one int64 array, for simulators."""
+        return self.engine.quote(instrument, percents)
+
+    def last_and_volume(self, instrument: int) -> tuple[int, int]:
+        """Return the instrument's last trade price today (0: none) and shares traded today."""
+        row = self.state.ins[instrument]
+        return int(row[k.LAST]), int(row[k.VOLUME])
 
     def depth_to(self, instrument: int, side: Side, price: int) -> int:
         """Return the shares resting on one side of an instrument's book from the best level to

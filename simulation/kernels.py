@@ -1,0 +1,197 @@
+"""numba kernels of the busiest populations' wakes (simulation.agents): one call per wake does
+what numpy would do in dozens of calls on arrays of one or two members.
+
+Randomness stays numpy's: the caller draws a block of uniforms per wake (rng.random((members,
+k))) and a kernel turns them into the draws it needs (normals by Box-Muller, exponentials and
+lognormals by inversion), so a seed gives the same run on every machine. Rows written are
+exchange.dtypes.ORDER_DTYPE commands; timestamps are left to the runner.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from exchange.dtypes import OrderCommand
+from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
+
+NEVER = np.iinfo(np.int64).max
+NEW, CANCEL = int(OrderCommand.NEW), int(OrderCommand.CANCEL)
+LIMIT, DAY = int(OrderType.LIMIT), int(TimeInForce.DAY)
+BUY, SELL = int(Side.BUY), int(Side.SELL)
+TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
+
+# ABIDES' order-size mixture (models/order_size_model.py): lognormal(2.9, 1.2) with weight 0.2,
+# else round lots 100 ... 1,000 with these weights
+SIZE_LOTS = np.arange(100, 1001, 100)
+SIZE_WEIGHTS = np.array([0.7, 0.06, 0.004, 0.0329, 0.001, 0.0006, 0.0004, 0.0005, 0.0003, 0.0003])
+SIZE_CDF = np.cumsum(SIZE_WEIGHTS / SIZE_WEIGHTS.sum())
+SIZE_CDF /= SIZE_CDF[-1]
+SIZE_UNIFORMS = 4  # uniforms one order size takes
+
+# ValueTraders' parameters, in this order in the `params` array of value_wake
+(V_MEAN_WAKE, V_SIGMA_N, V_SIGMA_S, V_KAPPA, V_AGGRESSIVE, V_DEPTH_SPREAD, V_MIN_EDGE,
+ V_ROUND_TRIP_FEE) = range(8)  # fmt: skip
+VALUE_PARAMS = 8
+VALUE_UNIFORMS = 5 + SIZE_UNIFORMS
+MOMENTUM_UNIFORMS = 2
+
+
+@njit(inline="always")
+def _normal(u1: float, u2: float) -> float:
+    """A standard normal from two uniforms in [0, 1) (Box-Muller)."""
+    return math.sqrt(-2.0 * math.log1p(-u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@njit(inline="always")
+def _wait(u: float, mean: float) -> int:
+    """A Poisson inter-arrival time, ns >= 1, from a uniform."""
+    return int(max(1.0, -mean * math.log1p(-u)))
+
+
+@njit(inline="always")
+def _deferred(t: int, close: int, starts: np.ndarray, ends: np.ndarray) -> int:
+    """Move a wake out of the day's breaks (to the next span's start); NEVER from the close."""
+    t = max(t, starts[np.searchsorted(ends, t, side="right")])
+    return NEVER if t >= close else t
+
+
+@njit(inline="always")
+def order_size(u: np.ndarray, lot: int) -> int:
+    """An order size from ABIDES' mixture (SIZE_UNIFORMS uniforms), in whole lots, >= 1 lot."""
+    if u[0] < 0.2:
+        size = max(1, int(np.rint(math.exp(2.9 + 1.2 * _normal(u[1], u[2])))))
+    else:
+        size = SIZE_LOTS[np.searchsorted(SIZE_CDF, u[3], side="right")]
+    return max(lot, size // lot * lot)
+
+
+@njit(inline="always")
+def _write(row, kind: int, participant: int, side: int, price: int, quantity: int, cid: int):
+    row.kind = kind
+    row.side = side
+    row.order_type = LIMIT
+    row.tif = DAY
+    row.participant = participant
+    row.instrument = 0
+    row.client_order_id = cid
+    row.price = price
+    row.quantity = quantity
+
+
+@njit(cache=True)
+def value_wake(
+    now, members, u, out, params, wakes, live, next_id, r_t, sigma_t, prev, path, path_start,
+    path_step, r_bar, bid, ask, last, reference, tick, lot, close, starts, ends, base,
+):  # fmt: skip
+    """Wake the value traders `members` at now (simulation.agents.ValueTraders.wake): each
+    cancels its live order, updates its estimate of the value from a noisy observation of the
+    fundamental `path`, and posts one limit order; write the rows to `out` (at least twice the
+    members) and return how many."""
+    n_out = 0
+    for j in range(len(members)):  # cancels first, in member order
+        m = members[j]
+        wakes[m] = _deferred(now + _wait(u[j, 0], params[V_MEAN_WAKE]), close, starts, ends)
+        if live[m] > 0:
+            _write(out[n_out], CANCEL, m + base, 0, 0, 0, live[m])
+            live[m] = 0
+            n_out += 1
+    sigma_n, sigma_s, kappa = params[V_SIGMA_N], params[V_SIGMA_S], params[V_KAPPA]
+    value = path[min(max(0, (now - path_start) // path_step), len(path) - 1)]
+    log_keep = math.log1p(-kappa)
+    left = math.exp(float(max(0, close - now)) * log_keep)
+    for j in range(len(members)):
+        m = members[j]
+        obs = value + math.sqrt(sigma_n) * _normal(u[j, 1], u[j, 2])
+        delta = float(now - prev[m])
+        keep = math.exp(delta * log_keep)
+        r_prime = (1 - keep) * r_bar + keep * r_t[m]
+        growth = math.expm1(2 * delta * log_keep) / math.expm1(2 * log_keep) if kappa else delta
+        s_prime = keep**2 * sigma_t[m] + growth * sigma_s
+        r_t[m] = (sigma_n * r_prime + s_prime * obs) / (sigma_n + s_prime)
+        sigma_t[m] = sigma_n * s_prime / (sigma_n + s_prime)
+        prev[m] = now
+        r_T = (1 - left) * r_bar + left * r_t[m]
+        if bid > 0 and ask > 0:
+            mid = (bid + ask) / 2
+            spread = max(tick, ask - bid)  # crossed in calls
+            aggressive = u[j, 3] < params[V_AGGRESSIVE]
+            adjust = 0.0 if aggressive else u[j, 4] * params[V_DEPTH_SPREAD] * spread
+            buy = r_T >= mid
+            price = ask - adjust if buy else bid + adjust
+        else:
+            mid = float(last or reference)  # no book: the last price
+            buy = r_T >= mid if params[V_MIN_EDGE] else u[j, 4] < 0.5
+            price = r_T
+        edge = mid * params[V_MIN_EDGE] * params[V_ROUND_TRIP_FEE] / 1e8
+        if params[V_MIN_EDGE] and not abs(r_T - mid) > edge:
+            continue
+        price = max(tick, int(np.rint(price / tick)) * tick)
+        cid = next_id[m]
+        next_id[m] += 1
+        live[m] = cid
+        size = order_size(u[j, 5:], lot)
+        _write(out[n_out], NEW, m + base, BUY if buy else SELL, price, size, cid)
+        n_out += 1
+    return n_out
+
+
+@njit(cache=True)
+def momentum_wake(
+    now, members, u, out, mean_wake, short, min_size, max_size, wakes, history, seen, next_id,
+    bid, ask, lot, close, starts, ends, base,
+):  # fmt: skip
+    """Wake the momentum traders `members` at now (simulation.agents.MomentumTraders.wake):
+    each records the mid and, once its long window is full, takes the touch on the side of the
+    moving-average crossover; write the rows to `out` and return how many."""
+    n_out = 0
+    for j in range(len(members)):
+        m = members[j]
+        wakes[m] = _deferred(now + _wait(u[j, 0], mean_wake), close, starts, ends)
+    if not (bid > 0 and ask > 0):
+        return 0
+    mid = (bid + ask) / 2
+    long = history.shape[1]
+    for j in range(len(members)):
+        m = members[j]
+        history[m, seen[m] % long] = mid
+        seen[m] += 1
+        if seen[m] < long:
+            continue
+        short_sum = 0.0
+        long_sum = 0.0
+        for back in range(long):
+            x = history[m, (seen[m] - 1 - back) % long]
+            long_sum += x
+            if back < short:
+                short_sum += x
+        buy = short_sum / short > long_sum / long
+        size = min_size + int(u[j, 1] * (max_size - min_size + 1))
+        cid = next_id[m]
+        next_id[m] += 1
+        price = ask if buy else bid
+        _write(out[n_out], NEW, m + base, BUY if buy else SELL, price, max(lot, size // lot * lot),
+               cid)  # fmt: skip
+        n_out += 1
+    return n_out
+
+
+@njit(cache=True)
+def forget_done(events, live, base):
+    """Clear live[m] (member m = participant - base) when the event says that order is done:
+    filled in full, cancelled, expired or refused (simulation.agents.OneOrderEach)."""
+    n = len(live)
+    for e in range(len(events)):
+        ev = events[e]
+        kind = ev.kind
+        if kind in (ACCEPTED, REPLACED):
+            continue
+        m = ev.owner - base
+        if 0 <= m < n and (ev.leaves == 0 or kind != TRADE) and live[m] == ev.client_order_id:
+            live[m] = 0
+        if kind == TRADE:
+            m = ev.contra_owner - base
+            if 0 <= m < n and ev.contra_leaves == 0 and live[m] == ev.contra_client_order_id:
+                live[m] = 0

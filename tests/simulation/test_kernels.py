@@ -1,0 +1,162 @@
+"""The populations' numba kernels (simulation.kernels) on hand-made states: what each member
+due does, and the ABIDES formulas they carry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from exchange.dtypes import ORDER_DTYPE, VENUE_EVENT_DTYPE, OrderCommand
+from matching_engine.dtypes import EventKind, Side
+from simulation.kernels import (
+    MOMENTUM_UNIFORMS,
+    NEVER,
+    SIZE_LOTS,
+    SIZE_UNIFORMS,
+    VALUE_PARAMS,
+    VALUE_UNIFORMS,
+    forget_done,
+    momentum_wake,
+    order_size,
+    value_wake,
+)
+
+S = 1_000_000_000
+OPEN, BREAK, RESUME, CLOSE = 0, 100 * S, 200 * S, 300 * S
+STARTS = np.array([OPEN, RESUME, NEVER], np.int64)  # limit spans' starts, NEVER after the last
+ENDS = np.array([BREAK, CLOSE], np.int64)
+TICK, LOT, BASE = 100, 100, 40
+
+
+def value_call(members, u, *, live, bid=990_000, ask=1_010_000, value=2_000_000.0,
+               aggressive=1.0, min_edge=0.0, now=10 * S, kappa=1e-15, sigma_n=1e-6):  # fmt: skip
+    n = len(live)
+    state = {
+        "wakes": np.zeros(n, np.int64), "live": np.array(live, np.int64),
+        "next_id": np.full(n, 50, np.int64), "r_t": np.full(n, 1_000_000.0),
+        "sigma_t": np.zeros(n), "prev": np.zeros(n, np.int64),
+    }  # fmt: skip
+    params = np.zeros(VALUE_PARAMS)
+    params[:] = [60.0 * S, sigma_n, 1e6, kappa, aggressive, 0.5, min_edge, 200_000]  # fees 0.2%
+    out = np.zeros(2 * len(members), ORDER_DTYPE)
+    path = np.full(400, value)
+    count = value_wake(
+        now, np.array(members, np.int64), u, out, params, state["wakes"], state["live"],
+        state["next_id"], state["r_t"], state["sigma_t"], state["prev"], path, OPEN, S,
+        1_000_000.0, bid, ask, 0, 1_000_000, TICK, LOT, CLOSE, STARTS, ENDS, BASE,
+    )  # fmt: skip
+    return out[:count], state
+
+
+def test_value_traders_cancel_their_live_order_then_each_posts_one_new_one():
+    u = np.full((2, VALUE_UNIFORMS), 0.3)
+    rows, state = value_call([0, 2], u, live=[5, 9, 7])
+    assert rows["kind"].tolist() == [OrderCommand.CANCEL] * 2 + [OrderCommand.NEW] * 2
+    assert rows["participant"].tolist() == [BASE, BASE + 2, BASE, BASE + 2]
+    assert rows["client_order_id"].tolist() == [5, 7, 50, 50]
+    assert state["live"].tolist() == [50, 9, 50]  # member 1 was not due
+    assert state["next_id"].tolist() == [51, 50, 51]
+    new = rows[2:]
+    assert (new["price"] % TICK == 0).all() and (new["quantity"] % LOT == 0).all()
+    assert (state["wakes"][[0, 2]] > 10 * S).all() and state["wakes"][1] == 0
+    assert (state["prev"][[0, 2]] == 10 * S).all()
+
+
+def test_a_value_trader_above_the_book_buys_at_the_ask_when_aggressive_else_inside():
+    u = np.full((1, VALUE_UNIFORMS), 0.5)
+    rows, _ = value_call([0], u, live=[0], aggressive=1.0)
+    assert (rows["side"][0], rows["price"][0]) == (Side.BUY, 1_010_000)
+    rows, _ = value_call([0], u, live=[0], aggressive=0.0)  # adjust: 0.5 x 0.5 x spread inside
+    assert (rows["side"][0], rows["price"][0]) == (Side.BUY, 1_010_000 - 5_000)
+    rows, _ = value_call([0], u, live=[0], value=500_000.0)
+    assert (rows["side"][0], rows["price"][0]) == (Side.SELL, 990_000)
+
+
+def test_the_value_estimate_is_abides_bayesian_update():
+    u = np.full((1, VALUE_UNIFORMS), 0.3)
+    now, kappa, sigma_n, sigma_s, r_bar, obs_mean = 10 * S, 1e-12, 4e6, 1e6, 1_000_000.0, 2e6
+    _, state = value_call([0], u, live=[0], now=now, kappa=kappa, sigma_n=sigma_n)
+    z = math.sqrt(-2 * math.log1p(-0.3)) * math.cos(2 * math.pi * 0.3)
+    obs = obs_mean + math.sqrt(sigma_n) * z
+    keep = (1 - kappa) ** now
+    r_prime = (1 - keep) * r_bar + keep * 1_000_000.0
+    s_prime = (1 - (1 - kappa) ** (2 * now)) / (1 - (1 - kappa) ** 2) * sigma_s  # sigma_t was 0
+    assert state["r_t"][0] == pytest.approx(
+        (sigma_n * r_prime + s_prime * obs) / (sigma_n + s_prime)
+    )
+    assert state["sigma_t"][0] == pytest.approx(sigma_n * s_prime / (sigma_n + s_prime))
+
+
+def test_fees_above_the_edge_stop_a_value_trader_from_posting():
+    u = np.full((1, VALUE_UNIFORMS), 0.5)
+    rows, state = value_call([0], u, live=[3], value=1_001_000.0, min_edge=1.0)
+    assert rows["kind"].tolist() == [OrderCommand.CANCEL]  # the gap (0.1%) < one fee rate (0.2%)
+    assert state["live"][0] == 0
+
+
+def test_wakes_move_out_of_the_break_and_stop_at_the_close():
+    u = np.zeros((1, VALUE_UNIFORMS))
+    for now, draw, wake in ((10 * S, 0.0, 10 * S + 1), (99 * S, 1 - math.exp(-2 / 60), RESUME),
+                            (299 * S, 1 - math.exp(-2 / 60), NEVER)):  # fmt: skip
+        u[0, 0] = draw  # a wait of 1 ns, then of 60 s x 2/60 = 2 s
+        _, state = value_call([0], u, live=[0], now=now)
+        assert state["wakes"][0] == wake
+
+
+def test_order_sizes_follow_abides_mixture():
+    rng = np.random.default_rng(1)
+    sizes = np.array([order_size(rng.random(SIZE_UNIFORMS), 1) for _ in range(20_000)])
+    assert np.isin(sizes, SIZE_LOTS).mean() == pytest.approx(0.8 + 0.2 * 0.0, abs=0.02)
+    assert (sizes[np.isin(sizes, SIZE_LOTS)] == 100).mean() == pytest.approx(0.7 / 0.8002, abs=0.02)
+    odd = sizes[~np.isin(sizes, SIZE_LOTS)]
+    assert np.median(np.log(odd)) == pytest.approx(2.9, abs=0.1)  # lognormal(2.9, 1.2)
+    assert order_size(np.array([0.5, 0, 0, 0.99999]), 300) == 900  # 1,000 in whole lots of 300
+
+
+def test_momentum_traders_follow_the_crossover_once_the_window_is_full():
+    short, long, n = 2, 4, 1
+    wakes, seen = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    history, next_id = np.zeros((n, long)), np.ones(n, np.int64)
+
+    def wake(bid):
+        out = np.zeros(1, ORDER_DTYPE)
+        u = np.full((1, MOMENTUM_UNIFORMS), 0.5)
+        count = momentum_wake(10 * S, np.array([0]), u, out, 30.0 * S, short, 1, 10, wakes,
+                              history, seen, next_id, bid, bid + 200, LOT, CLOSE, STARTS, ENDS,
+                              BASE)  # fmt: skip
+        return out[:count]
+
+    assert [len(wake(b)) for b in (100_000, 100_100, 100_200)] == [0, 0, 0]  # not full yet
+    rows = wake(100_300)  # rising: the short average is above the long one
+    assert (rows["side"][0], rows["price"][0], rows["quantity"][0]) == (Side.BUY, 100_500, 100)
+    for b in (100_000, 99_000):
+        rows = wake(b)
+    assert (rows["side"][0], rows["price"][0]) == (Side.SELL, 99_000)
+    assert next_id[0] == 4 and seen[0] == 6
+    assert len(wake(0)) == 0  # no bid: no mid, nothing seen
+    assert seen[0] == 6
+
+
+def test_orders_are_forgotten_when_done_and_kept_while_live():
+    live = np.array([11, 12, 13, 14, 15], np.int64)
+    ev = np.zeros(6, VENUE_EVENT_DTYPE)
+    base = 10
+    rows = [  # kind, owner, cid, leaves, contra owner, contra cid, contra leaves
+        (EventKind.ACCEPTED, 10, 11, 100, 0, 0, 0),
+        (EventKind.TRADE, 11, 12, 50, 12, 13, 0),  # 12 partly filled; the contra 13 filled
+        (EventKind.CANCELLED, 13, 14, 0, 0, 0, 0),
+        (EventKind.TRADE, 14, 99, 0, 0, 0, 0),  # an older order of member 4
+        (EventKind.REJECTED, 99, 1, 0, 0, 0, 0),  # not a member
+        (EventKind.TRADE, 2, 5, 0, 10, 11, 20),  # member 0 is the contra, 20 left
+    ]
+    for e, (kind, owner, cid, leaves, c_owner, c_cid, c_leaves) in zip(ev, rows, strict=True):
+        e["kind"], e["owner"], e["client_order_id"], e["leaves"] = kind, owner, cid, leaves
+        e["contra_owner"], e["contra_client_order_id"], e["contra_leaves"] = (
+            c_owner,
+            c_cid,
+            c_leaves,
+        )
+    forget_done(ev, live, base)
+    assert live.tolist() == [11, 12, 0, 0, 15]
