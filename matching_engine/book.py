@@ -1171,6 +1171,10 @@ class NumbaEngine:
         """Return the book's phase."""
         return Phase(int(self._bk[book, PHASE]))
 
+    def books_in(self, phase: Phase) -> np.ndarray:
+        """Return the indices of the books in `phase`."""
+        return np.flatnonzero(self._bk[:, PHASE] == phase)
+
     def resting(self) -> int:
         """Return the number of resting orders over all books."""
         return int(self._st[LIVE])

@@ -43,6 +43,7 @@ from simulation.kernels import (
     SIZE_LOTS,
     VALUE_PARAMS,
     VALUE_UNIFORMS,
+    Uniforms,
     forget_done,
     momentum_wake,
     value_wake,
@@ -87,14 +88,32 @@ class Population(Agent):
         self.params = params
         self.base = int(self.participants[0])
         self.n = len(self.participants)
+        self._next: int | None = None  # the earliest wake (None: not known)
         self.wakes = np.full(self.n, NEVER, np.int64)
         self.next_id = np.ones(self.n, np.int64)
         self.session: Session | None = None
         self._spans: tuple = (None,)  # (session, starts, ends, close): _calendar()
+        self.uniforms = Uniforms(self.rng)  # what the kernels draw from
+
+    @property
+    def wakes(self) -> np.ndarray:
+        """Each member's next wake, ns UTC (NEVER: none). Changing it in place: call _moved()."""
+        return self._wakes
+
+    @wakes.setter
+    def wakes(self, times: np.ndarray) -> None:
+        self._wakes = times
+        self._next = None
+
+    def _moved(self) -> None:
+        """The wakes changed in place."""
+        self._next = None
 
     def next_wake(self) -> int:
         """Return the earliest member's wake."""
-        return int(self.wakes.min()) if self.n else NEVER
+        if self._next is None:
+            self._next = int(self._wakes.min()) if self.n else NEVER
+        return self._next
 
     def _due(self, now: int) -> np.ndarray:
         return np.flatnonzero(self.wakes <= now)
@@ -136,6 +155,7 @@ class Population(Agent):
         close."""
         self.wakes[members] = self._defer(now + exponential_ns(self.rng, mean_ns, len(members)))
         self.wakes[self.wakes >= self._calendar()[2]] = NEVER
+        self._moved()
 
     def _lots(self, sizes: np.ndarray | int, instrument: int = 0) -> np.ndarray:
         """Return order sizes rounded down to whole lots of the instrument, at least one lot."""
@@ -170,6 +190,7 @@ class Population(Agent):
     def end_day(self) -> None:
         """Forget the day's wakes."""
         self.wakes[:] = NEVER
+        self._moved()
 
 
 class NoiseTraders(Population):
@@ -193,6 +214,7 @@ class NoiseTraders(Population):
         """Place one marketable limit order per member due."""
         members = self._due(now)
         self.wakes[members] = NEVER
+        self._moved()
         buy = self.rng.random(len(members)) < 0.5
         size = self._lots(order_sizes(self.rng, len(members)))
         return self._touch_orders(members, buy, market.top(0), size)
@@ -238,6 +260,7 @@ class ValueTraders(OneOrderEach):
         self.sigma_t = np.zeros(self.n)
         self.prev = np.zeros(self.n, np.int64)
         self.kernel_params = np.zeros(VALUE_PARAMS)  # set each day: kernels.value_wake's params
+        self.out = np.zeros(2 * self.n, ORDER_DTYPE)  # the kernel's rows
 
     def start_day(self, session: Session) -> None:
         """Draw the first wakes from the open."""
@@ -257,17 +280,16 @@ class ValueTraders(OneOrderEach):
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Cancel, re-estimate, and post one limit order per member due (kernels.value_wake)."""
-        members = self._due(now)
         f, info, top = self.fundamentals[0], self.instruments[0], market.top(0)
         starts, ends, close = self._calendar()
-        rows = np.zeros(2 * len(members), ORDER_DTYPE)
-        count = value_wake(
-            now, members, self.rng.random((len(members), VALUE_UNIFORMS)), rows,
-            self.kernel_params, self.wakes, self.live, self.next_id, self.r_t, self.sigma_t,
-            self.prev, f.path, f.start, f.step, f.r_bar, top.bid, top.ask, top.last,
-            self.session.reference(info), info.tick, info.lot, close, starts, ends, self.base,
+        self.uniforms.ensure(self.n * VALUE_UNIFORMS)
+        count, self._next = value_wake(
+            now, self.uniforms.values, self.uniforms.pos, self.out, self.kernel_params,
+            self._wakes, self.live, self.next_id, self.r_t, self.sigma_t, self.prev, f.path,
+            f.start, f.step, f.r_bar, top.bid, top.ask, top.last, self.session.reference(info),
+            info.tick, info.lot, close, starts, ends, self.base,
         )  # fmt: skip
-        return rows[:count]
+        return self.out[:count].copy()
 
 
 class MomentumTraders(Population):
@@ -280,21 +302,21 @@ class MomentumTraders(Population):
         super().__init__(participants, latency_ns, seed, params)
         self.history = np.zeros((self.n, params["long"]))
         self.seen = np.zeros(self.n, np.int64)
+        self.out = np.zeros(self.n, ORDER_DTYPE)  # the kernel's rows
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Observe the mid; trade the crossover once the long average is full
         (kernels.momentum_wake)."""
         p, top = self.params, market.top(0)
-        members = self._due(now)
         starts, ends, close = self._calendar()
-        rows = np.zeros(len(members), ORDER_DTYPE)
-        count = momentum_wake(
-            now, members, self.rng.random((len(members), MOMENTUM_UNIFORMS)), rows,
-            p["wake_s"] * NS_PER_SECOND, p["short"], p["min_size"], p["max_size"], self.wakes,
-            self.history, self.seen, self.next_id, top.bid, top.ask, self.instruments[0].lot,
-            close, starts, ends, self.base,
+        self.uniforms.ensure(self.n * MOMENTUM_UNIFORMS)
+        count, self._next = momentum_wake(
+            now, self.uniforms.values, self.uniforms.pos, self.out, p["wake_s"] * NS_PER_SECOND,
+            p["short"], p["min_size"], p["max_size"], self._wakes, self.history, self.seen,
+            self.next_id, top.bid, top.ask, self.instruments[0].lot, close, starts, ends,
+            self.base,
         )  # fmt: skip
-        return rows[:count]
+        return self.out[:count].copy()
 
 
 class MarketMakers(Population):

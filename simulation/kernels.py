@@ -1,10 +1,11 @@
-"""numba kernels of the busiest populations' wakes (simulation.agents): one call per wake does
-what numpy would do in dozens of calls on arrays of one or two members.
+"""numba kernels of the simulator's busiest steps: the populations' wakes (simulation.agents)
+and the routing of events to agents (simulation.run). One call does what numpy would do in
+dozens of calls on arrays of one or two members.
 
-Randomness stays numpy's: the caller draws a block of uniforms per wake (rng.random((members,
-k))) and a kernel turns them into the draws it needs (normals by Box-Muller, exponentials and
-lognormals by inversion), so a seed gives the same run on every machine. Rows written are
-exchange.dtypes.ORDER_DTYPE commands; timestamps are left to the runner.
+Randomness stays numpy's: a population draws uniforms from its generator in blocks (`Uniforms`)
+and a kernel takes them in order and turns them into the draws it needs (normals by Box-Muller,
+exponentials and lognormals by inversion), so a seed gives the same run on every machine. Rows
+written are exchange.dtypes.ORDER_DTYPE commands; timestamps are left to the runner.
 """
 
 from __future__ import annotations
@@ -37,6 +38,47 @@ SIZE_UNIFORMS = 4  # uniforms one order size takes
 VALUE_PARAMS = 8
 VALUE_UNIFORMS = 5 + SIZE_UNIFORMS
 MOMENTUM_UNIFORMS = 2
+
+
+class Uniforms:
+    """Uniforms in [0, 1) drawn from a generator in blocks, taken in order by the kernels:
+    `values[pos[0]:]` are not used yet."""
+
+    BLOCK = 1 << 14
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        """Draw from `rng` (nothing drawn yet)."""
+        self.rng = rng
+        self.values = np.zeros(0)
+        self.pos = np.zeros(1, np.int64)
+
+    def ensure(self, count: int) -> None:
+        """Make at least `count` unused values available (drawing a new block if needed)."""
+        used = int(self.pos[0])
+        if len(self.values) - used < count:
+            fresh = self.rng.random(max(count, self.BLOCK))
+            self.values = np.concatenate((self.values[used:], fresh))
+            self.pos[0] = 0
+
+
+@njit(inline="always")
+def _due(now, wakes):
+    """Return the members whose wake is at or before now, in member order."""
+    due = np.empty(len(wakes), np.int64)
+    count = 0
+    for m in range(len(wakes)):
+        if wakes[m] <= now:
+            due[count] = m
+            count += 1
+    return due[:count]
+
+
+@njit(inline="always")
+def _take(uniforms, pos, count):
+    """Return the next `count` unused uniforms (the caller ensured there are enough)."""
+    start = pos[0]
+    pos[0] = start + count
+    return uniforms[start : start + count]
 
 
 @njit(inline="always")
@@ -83,13 +125,15 @@ def _write(row, kind: int, participant: int, side: int, price: int, quantity: in
 
 @njit(cache=True)
 def value_wake(
-    now, members, u, out, params, wakes, live, next_id, r_t, sigma_t, prev, path, path_start,
+    now, uniforms, pos, out, params, wakes, live, next_id, r_t, sigma_t, prev, path, path_start,
     path_step, r_bar, bid, ask, last, reference, tick, lot, close, starts, ends, base,
 ):  # fmt: skip
-    """Wake the value traders `members` at now (simulation.agents.ValueTraders.wake): each
-    cancels its live order, updates its estimate of the value from a noisy observation of the
-    fundamental `path`, and posts one limit order; write the rows to `out` (at least twice the
-    members) and return how many."""
+    """Wake the value traders due at now (simulation.agents.ValueTraders.wake): each cancels
+    its live order, updates its estimate of the value from a noisy observation of the
+    fundamental `path`, and posts one limit order. Write the rows to `out` (twice the members),
+    take VALUE_UNIFORMS uniforms a member due; return the rows written and the next wake."""
+    members = _due(now, wakes)
+    u = _take(uniforms, pos, len(members) * VALUE_UNIFORMS).reshape(len(members), VALUE_UNIFORMS)
     n_out = 0
     for j in range(len(members)):  # cancels first, in member order
         m = members[j]
@@ -135,23 +179,27 @@ def value_wake(
         size = order_size(u[j, 5:], lot)
         _write(out[n_out], NEW, m + base, BUY if buy else SELL, price, size, cid)
         n_out += 1
-    return n_out
+    return n_out, wakes.min()
 
 
 @njit(cache=True)
 def momentum_wake(
-    now, members, u, out, mean_wake, short, min_size, max_size, wakes, history, seen, next_id,
+    now, uniforms, pos, out, mean_wake, short, min_size, max_size, wakes, history, seen, next_id,
     bid, ask, lot, close, starts, ends, base,
 ):  # fmt: skip
-    """Wake the momentum traders `members` at now (simulation.agents.MomentumTraders.wake):
-    each records the mid and, once its long window is full, takes the touch on the side of the
-    moving-average crossover; write the rows to `out` and return how many."""
+    """Wake the momentum traders due at now (simulation.agents.MomentumTraders.wake): each
+    records the mid and, once its long window is full, takes the touch on the side of the
+    moving-average crossover. Write the rows to `out` (one a member), take MOMENTUM_UNIFORMS
+    uniforms a member due; return the rows written and the next wake."""
+    members = _due(now, wakes)
+    u = _take(uniforms, pos, len(members) * MOMENTUM_UNIFORMS)
+    u = u.reshape(len(members), MOMENTUM_UNIFORMS)
     n_out = 0
     for j in range(len(members)):
         m = members[j]
         wakes[m] = _deferred(now + _wait(u[j, 0], mean_wake), close, starts, ends)
     if not (bid > 0 and ask > 0):
-        return 0
+        return 0, wakes.min()
     mid = (bid + ask) / 2
     long = history.shape[1]
     for j in range(len(members)):
@@ -175,7 +223,7 @@ def momentum_wake(
         _write(out[n_out], NEW, m + base, BUY if buy else SELL, price, max(lot, size // lot * lot),
                cid)  # fmt: skip
         n_out += 1
-    return n_out
+    return n_out, wakes.min()
 
 
 @njit(cache=True)
@@ -195,3 +243,27 @@ def forget_done(events, live, base):
             m = ev.contra_owner - base
             if 0 <= m < n and ev.contra_leaves == 0 and live[m] == ev.contra_client_order_id:
                 live[m] = 0
+
+
+@njit(cache=True)
+def touched(events, agent_of, agents):
+    """Return, per agent, whether it owns an event or is a trade's contra (agent_of: each
+    participant's agent)."""
+    hit = np.zeros(agents, np.bool_)
+    for e in range(len(events)):
+        hit[agent_of[events[e].owner]] = True
+        if events[e].kind == TRADE:
+            hit[agent_of[events[e].contra_owner]] = True
+    return hit
+
+
+@njit(cache=True)
+def events_of(events, agent_of, agent):
+    """Return the events the agent owns or is a trade's contra of."""
+    keep = np.zeros(len(events), np.bool_)
+    for e in range(len(events)):
+        ev = events[e]
+        keep[e] = agent_of[ev.owner] == agent or (
+            ev.kind == TRADE and agent_of[ev.contra_owner] == agent
+        )
+    return events[keep]

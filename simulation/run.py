@@ -31,6 +31,7 @@ from matching_engine.dtypes import EventKind, Phase, Side
 from simulation.agent import LEVEL_DTYPE, NEVER, Agent, InstrumentInfo, Session, Span, Top
 from simulation.agents import KINDS
 from simulation.fundamental import NS_PER_SECOND, Fundamental
+from simulation.kernels import events_of, touched
 from simulation.negotiation import Negotiation
 from simulation.records import (
     ACCOUNT_RECORD_DTYPE,
@@ -94,7 +95,7 @@ class Loop:
     negotiation: Negotiation
     agents: list[Agent]
     agent_of: np.ndarray  # participant -> index in agents
-    listening: set[int]  # agents that override on_events
+    listening: list[int]  # agents that override on_events
     view: View
     window: int  # ns: the smallest latency
     quote_step: int  # ns between quote samples
@@ -152,6 +153,11 @@ shares = 1_000
 [[population]]
 kind = "value"
 count = 10
+shares = 1_000
+[[population]]
+kind = "momentum"
+count = 2
+wake_s = 60
 shares = 1_000
 """
 
@@ -222,7 +228,7 @@ def simulate(
     for agent in agents:
         agent.start(infos)
     agent_of = np.repeat(np.arange(len(agents)), [len(a.participants) for a in agents])
-    listening = {i for i, a in enumerate(agents) if type(a).on_events is not Agent.on_events}
+    listening = [i for i, a in enumerate(agents) if type(a).on_events is not Agent.on_events]
     window = min(a.latency_ns for a in agents)
     quote_step = round(scenario.recording["quote_interval_s"] * NS_PER_SECOND)
     fund_step = round(scenario.fundamental["sample_s"] * NS_PER_SECOND)
@@ -317,23 +323,16 @@ QUOTE_FIELDS = ("bid", "bid_quantity", "ask", "ask_quantity", "bid_depth_1pct", 
                 "bid_depth_2pct", "ask_depth_2pct")  # fmt: skip
 
 
-def _route(
-    agents: list[Agent], agent_of: np.ndarray, listening: set[int], events: np.ndarray
-) -> set[int]:
+def _route(agents: list[Agent], agent_of: np.ndarray, listening: list[int], events) -> list[int]:
     """Hand each listening agent (one that overrides on_events) the events of its participants
     (as owner or as a trade's contra); return the indices of the agents that got some."""
-    owner = agent_of[events["owner"]]
-    contra = agent_of[events["contra_owner"]]
-    contra[events["kind"] != TRADE] = -1  # contra fields are set on trades only
-    touched = set(owner.tolist())
-    touched.update(contra.tolist())
-    touched.discard(-1)
-    got = touched & listening
-    if len(touched) == 1 and got:  # one agent's events alone (the common case)
-        agents[next(iter(got))].on_events(events)
+    hit = touched(events, agent_of, len(agents))
+    got = [i for i in listening if hit[i]]
+    if len(got) == 1 and np.count_nonzero(hit) == 1:  # one agent's events alone (the usual case)
+        agents[got[0]].on_events(events)
         return got
     for i in got:
-        agents[i].on_events(events[(owner == i) | (contra == i)])
+        agents[i].on_events(events_of(events, agent_of, i))
     return got
 
 

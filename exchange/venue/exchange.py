@@ -55,7 +55,7 @@ from matching_engine.commands import clear, set_phase, uncross
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak
 
 LOG = logging.getLogger(__name__)
-BAND_MULTIPLE = 20  # a book's band is [tick, 20 x the listing's previous close]
+BAND_MULTIPLE = 20  # a book's band without price limits: [tick, 20 x the previous close]
 AFTER_HOURS = "after_hours"  # the phase whose fixed-price orders trade at the close
 
 
@@ -111,18 +111,8 @@ class Exchange:
         self.fee_components = tuple(schedule.components)
         self.payees = PAYEES
         tie = TieBreak[self.board.tie_break]
-        self.engine = NumbaEngine(
-            [
-                BookSpec(
-                    r.tick,
-                    BAND_MULTIPLE * x.previous_close // r.tick * r.tick,
-                    r.tick,
-                    tie,
-                    Phase.HALTED,
-                )
-                for r, x in zip(self.rules, self.listings, strict=True)
-            ],
-            capacity,
+        self.engine = NumbaEngine(  # one-level ladders until the first day sets their bands
+            [BookSpec(r.tick, r.tick, r.tick, tie, Phase.HALTED) for r in self.rules], capacity
         )
         self.state = VenueState.create(
             self.board,
@@ -310,6 +300,7 @@ class Exchange:
         ring = s.pos.shape[2] - k.ACQ
         for d in range(max(previous + 1, number - ring + 1), number + 1):
             s.pos[:, :, k.ACQ + d % ring] = 0
+        bands: list[tuple[int, int]] = [(0, 0)] * len(self.listings)
         for i, (rules, listing) in enumerate(zip(self.rules, self.listings, strict=True)):
             row = s.ins[i]
             if i in self.closes:
@@ -317,11 +308,9 @@ class Exchange:
             listing_day = 1 + (
                 self.calendar.between(listing.listed, day) if listing.listed else 10_000
             )
-            band = self.engine.specs[i]
             previous_close = int(row[k.PREV_CLOSE])
             limits = price_limits(rules, previous_close, listing_day)
-            lo, hi = limits or (band.lo, band.hi)
-            row[k.LIM_LO], row[k.LIM_HI] = max(lo, band.lo), min(hi, band.hi)
+            row[k.LIM_LO], row[k.LIM_HI] = bands[i] = _band(rules.tick, previous_close, limits)
             row[k.OPEN : k.TRADES + 1] = 0
             row[[k.RING, k.AUCTION_PRICE, k.AUCTION_VOLUME, k.LAST, k.HALT_PRICE, k.CLOSE]] = 0
             row[k.HALTED] &= ~k.VOLATILITY
@@ -331,6 +320,7 @@ class Exchange:
             row[[k.HALT_UP, k.HALT_DOWN]] = volatility.thresholds()
             self._volatility.append(volatility)
         self._resumes = {}
+        self._ladders(bands)
         s.par[:, [k.DUE_CASH, k.BOUGHT, k.SOLD, k.FEES_PAID]] = 0
         s.pos[:, :, k.DUE_SH] = 0
         s.bars[:] = 0
@@ -345,6 +335,20 @@ class Exchange:
         s.g[k.G_BAR_START] = self.spans[0].start
         self.clock = self.spans[0].start - 1
         s.sp[:] = 0
+
+    def _ladders(self, bands: list[tuple[int, int]]) -> None:
+        """Give each book a price ladder over its band of the day. Every order is a day order,
+        so the books are empty between days and a new engine replaces the old one: memory
+        follows the day's band, not the widest band a price could ever reach."""
+        old = self.engine
+        if old.resting():  # cannot happen between days; keep the ladders
+            return
+        specs = [
+            BookSpec(lo, hi, spec.tick, spec.tie_break, old.phase(b))
+            for b, ((lo, hi), spec) in enumerate(zip(bands, old.specs, strict=True))
+        ]
+        if specs != list(old.specs):
+            self.engine = NumbaEngine(specs, old.capacity)
 
     def advance(self, ns: int) -> np.ndarray:
         """Move the session clock to ns (ns UTC) and return the session events on the way."""
@@ -575,7 +579,10 @@ class Exchange:
         while start < len(batch):
             self._cross(int(times[start]))
             later = self._next_time()
-            stop = len(batch) if later is None else int(np.searchsorted(times, later, "left"))
+            if later is None or later > times[-1]:
+                stop = len(batch)
+            else:
+                stop = int(np.searchsorted(times, later, "left"))
             first = int(s.kout[k.K_EVENTS])
             if self.screen is None:
                 start = self._run(False, batch, cc[:stop], start)
@@ -583,7 +590,7 @@ class Exchange:
                 start = self.screen(batch, cc[:stop], start)
             if s.sp[k.S_FIXED]:  # a phase that takes fixed-price orders
                 self._queue_fixed(first)
-        if len(batch):
+        if len(batch) and len(self._fixed):
             last = int(times[-1])
             span = phase_at(self.spans, last)
             if span is not None and span.phase == AFTER_HOURS:
@@ -593,8 +600,8 @@ class Exchange:
 
     def _indicative(self) -> None:
         """Publish the indicative price and volume of call-phase books the call's orders changed."""
-        calls = [b for b in range(len(self.listings)) if self.engine.phase(b) == Phase.CALL]
-        if not calls:
+        calls = self.engine.books_in(Phase.CALL)
+        if not len(calls):
             return
         events = self.state.vev[: self.state.kout[k.K_EVENTS]]
         changed = (events["command"] >= 0) & (events["kind"] != EventKind.REJECTED)
@@ -616,11 +623,12 @@ class Exchange:
 
     def _collect(self, reuse: bool = False) -> np.ndarray:
         s = self.state
-        kv, kf, km = s.kout
-        self.last_events, self.last_fees, self.last_market_data = (
-            a if reuse else a.copy() for a in (s.vev[:kv], s.fout[:kf], s.mout[:km])
-        )
-        return self.last_events
+        kv, kf, km = s.kout.tolist()
+        events, fees, market_data = s.vev[:kv], s.fout[:kf], s.mout[:km]
+        if not reuse:
+            events, fees, market_data = events.copy(), fees.copy(), market_data.copy()
+        self.last_events, self.last_fees, self.last_market_data = events, fees, market_data
+        return events
 
     def _run_internal(self, rows: np.ndarray) -> None:
         first = int(self.state.kout[k.K_EVENTS])
@@ -830,8 +838,12 @@ class _DeskVenue:
     def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
         self.board, self.rules = exchange.board, exchange.rules
-        self.state, self.engine = exchange.state, exchange.engine
+        self.state = exchange.state
         self.book = exchange.book
+
+    @property
+    def engine(self) -> NumbaEngine:
+        return self._exchange.engine  # a new one each day (Exchange._ladders)
 
     @property
     def clock(self) -> int:
@@ -858,6 +870,12 @@ class _DeskVenue:
 
     def collect(self) -> np.ndarray:
         return self._exchange._collect()
+
+
+def _band(tick: int, reference: int, limits: tuple[int, int] | None) -> tuple[int, int]:
+    """Return a book's price band for a day: its price limits, or [tick, BAND_MULTIPLE x the
+    reference] where the day has none."""
+    return limits or (tick, max(tick, BAND_MULTIPLE * reference // tick * tick))
 
 
 def _touched(array: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from simulation.kernels import (
     SIZE_UNIFORMS,
     VALUE_PARAMS,
     VALUE_UNIFORMS,
+    Uniforms,
     forget_done,
     momentum_wake,
     order_size,
@@ -33,8 +34,9 @@ TICK, LOT, BASE = 100, 100, 40
 def value_call(members, u, *, live, bid=990_000, ask=1_010_000, value=2_000_000.0,
                aggressive=1.0, min_edge=0.0, now=10 * S, kappa=1e-15, sigma_n=1e-6):  # fmt: skip
     n = len(live)
+    wakes = np.where(np.isin(np.arange(n), members), now, now + 5)  # the others wake later
     state = {
-        "wakes": np.zeros(n, np.int64), "live": np.array(live, np.int64),
+        "wakes": wakes.astype(np.int64), "live": np.array(live, np.int64),
         "next_id": np.full(n, 50, np.int64), "r_t": np.full(n, 1_000_000.0),
         "sigma_t": np.zeros(n), "prev": np.zeros(n, np.int64),
     }  # fmt: skip
@@ -42,11 +44,13 @@ def value_call(members, u, *, live, bid=990_000, ask=1_010_000, value=2_000_000.
     params[:] = [60.0 * S, sigma_n, 1e6, kappa, aggressive, 0.5, min_edge, 200_000]  # fees 0.2%
     out = np.zeros(2 * len(members), ORDER_DTYPE)
     path = np.full(400, value)
-    count = value_wake(
-        now, np.array(members, np.int64), u, out, params, state["wakes"], state["live"],
+    pos = np.zeros(1, np.int64)
+    count, _ = value_wake(
+        now, u.ravel(), pos, out, params, state["wakes"], state["live"],
         state["next_id"], state["r_t"], state["sigma_t"], state["prev"], path, OPEN, S,
         1_000_000.0, bid, ask, 0, 1_000_000, TICK, LOT, CLOSE, STARTS, ENDS, BASE,
     )  # fmt: skip
+    assert pos[0] == u.size  # every uniform taken
     return out[:count], state
 
 
@@ -60,7 +64,7 @@ def test_value_traders_cancel_their_live_order_then_each_posts_one_new_one():
     assert state["next_id"].tolist() == [51, 50, 51]
     new = rows[2:]
     assert (new["price"] % TICK == 0).all() and (new["quantity"] % LOT == 0).all()
-    assert (state["wakes"][[0, 2]] > 10 * S).all() and state["wakes"][1] == 0
+    assert (state["wakes"][[0, 2]] > 10 * S).all() and state["wakes"][1] == 10 * S + 5
     assert (state["prev"][[0, 2]] == 10 * S).all()
 
 
@@ -117,15 +121,17 @@ def test_order_sizes_follow_abides_mixture():
 
 def test_momentum_traders_follow_the_crossover_once_the_window_is_full():
     short, long, n = 2, 4, 1
-    wakes, seen = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    wakes, seen = np.zeros(n, np.int64), np.zeros(n, np.int64)  # due at 10 s each call
     history, next_id = np.zeros((n, long)), np.ones(n, np.int64)
 
     def wake(bid):
         out = np.zeros(1, ORDER_DTYPE)
-        u = np.full((1, MOMENTUM_UNIFORMS), 0.5)
-        count = momentum_wake(10 * S, np.array([0]), u, out, 30.0 * S, short, 1, 10, wakes,
-                              history, seen, next_id, bid, bid + 200, LOT, CLOSE, STARTS, ENDS,
-                              BASE)  # fmt: skip
+        u = np.full(MOMENTUM_UNIFORMS, 0.5)
+        wakes[0] = 10 * S
+        pos = np.zeros(1, np.int64)
+        count, _ = momentum_wake(10 * S, u, pos, out, 30.0 * S, short, 1, 10, wakes, history,
+                                 seen, next_id, bid, bid + 200, LOT, CLOSE, STARTS, ENDS,
+                                 BASE)  # fmt: skip
         return out[:count]
 
     assert [len(wake(b)) for b in (100_000, 100_100, 100_200)] == [0, 0, 0]  # not full yet
@@ -160,3 +166,15 @@ def test_orders_are_forgotten_when_done_and_kept_while_live():
         )
     forget_done(ev, live, base)
     assert live.tolist() == [11, 12, 0, 0, 15]
+
+
+def test_uniforms_are_the_generators_stream_in_order_across_blocks():
+    uniforms = Uniforms(np.random.default_rng(3))
+    uniforms.BLOCK = 8
+    taken = []
+    for count in (5, 3, 7, 8, 1, 20):
+        uniforms.ensure(count)
+        start = int(uniforms.pos[0])
+        taken.extend(uniforms.values[start : start + count].tolist())
+        uniforms.pos[0] += count
+    assert taken == np.random.default_rng(3).random(len(taken)).tolist()

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from matching_engine.dtypes import Phase
+from simulation.agent import NEVER
+from simulation.agents import Population
 from simulation.run import round_trip_fee, simulate
 from simulation.scenario import load_scenario
 
@@ -74,7 +76,7 @@ shares = 2_000
 
 # sha256 of the records of CONTINUOUS with seed 7: a change of behaviour shows here. If the
 # change is meant, run the test, check the new records make sense, and pin the new digest.
-PINNED = "05942def224ee1a52811f10ea9ede328eb7bd795425a8be976fa9bf2e3864686"
+PINNED = "7d1ef92eb07f528c9654f54411b12f12fe9e55d92b90bd77a5f1243cad09d21c"
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +249,18 @@ def test_agents_are_told_each_day_the_last_close(monkeypatch):
     records = simulate(load_scenario(CONTINUOUS), 7)
     assert [s.references for s in seen] == [(100_000,), (int(records.daily["close"][0]),)]
     assert records.daily["close"][0] != 100_000
+
+
+def test_the_cached_next_wake_is_always_the_earliest_members_wake(monkeypatch):
+    cached = Population.next_wake
+    seen = []
+
+    def checked(self):
+        value = cached(self)
+        assert value == (int(self.wakes.min()) if self.n else NEVER)
+        seen.append(value)
+        return value
+
+    monkeypatch.setattr(Population, "next_wake", checked)
+    simulate(load_scenario(CONTINUOUS), 7)
+    assert len(seen) > 1_000
