@@ -1171,9 +1171,9 @@ class NumbaEngine:
         """Return the book's phase."""
         return Phase(int(self._bk[book, PHASE]))
 
-    def books_in(self, phase: Phase) -> np.ndarray:
+    def books_in(self, phase: Phase) -> list[int]:
         """Return the indices of the books in `phase`."""
-        return np.flatnonzero(self._bk[:, PHASE] == phase)
+        return [b for b, p in enumerate(self._bk[:, PHASE].tolist()) if p == phase]
 
     def resting(self) -> int:
         """Return the number of resting orders over all books."""

@@ -48,7 +48,7 @@ from simulation.kernels import (
     momentum_wake,
     value_wake,
 )
-from simulation.records import joined
+from simulation.records import copied, joined
 
 TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
@@ -289,7 +289,7 @@ class ValueTraders(OneOrderEach):
             f.start, f.step, f.r_bar, top.bid, top.ask, top.last, self.session.reference(info),
             info.tick, info.lot, close, starts, ends, self.base,
         )  # fmt: skip
-        return self.out[:count].copy()
+        return copied(self.out[:count])
 
 
 class MomentumTraders(Population):
@@ -316,7 +316,7 @@ class MomentumTraders(Population):
             self.next_id, top.bid, top.ask, self.instruments[0].lot, close, starts, ends,
             self.base,
         )  # fmt: skip
-        return self.out[:count].copy()
+        return copied(self.out[:count])
 
 
 class MarketMakers(Population):

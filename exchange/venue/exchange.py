@@ -55,6 +55,7 @@ from matching_engine.commands import clear, set_phase, uncross
 from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak
 
 LOG = logging.getLogger(__name__)
+CALL = int(Phase.CALL)  # a plain int: an IntEnum in an array comparison is slow
 BAND_MULTIPLE = 20  # a book's band without price limits: [tick, 20 x the previous close]
 AFTER_HOURS = "after_hours"  # the phase whose fixed-price orders trade at the close
 
@@ -600,8 +601,8 @@ class Exchange:
 
     def _indicative(self) -> None:
         """Publish the indicative price and volume of call-phase books the call's orders changed."""
-        calls = self.engine.books_in(Phase.CALL)
-        if not len(calls):
+        calls = self.engine.books_in(CALL)
+        if not calls:
             return
         events = self.state.vev[: self.state.kout[k.K_EVENTS]]
         changed = (events["command"] >= 0) & (events["kind"] != EventKind.REJECTED)
