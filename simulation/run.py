@@ -507,17 +507,19 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
     arrival = NEVER  # the earliest pending command's arrival
     quotes = QuoteLog(spans, quote_step)
     next_quote = quotes.next()
-    span_i = 0
-    view.refresh(spans[0].core_phase)
+    span_i, span_ends = 0, [x.end for x in spans]
+    phases = [x.core_phase for x in spans]
+    view.refresh(phases[0])
     wakes = [a.next_wake() for a in agents]
+    woken = 0
     while True:
         now = min(min(wakes), arrival, next_quote)
         if now >= end:
             break
-        while spans[span_i].end <= now:
+        while span_ends[span_i] <= now:
             span_i += 1
         if now >= next_quote:  # the book is as it was at every grid point up to now
-            quotes.take(view, now, spans[span_i].core_phase)
+            quotes.take(view, now, phases[span_i])
             next_quote = quotes.next()
         limit = now + window
         for i, agent in enumerate(agents):
@@ -525,7 +527,7 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
                 t = wakes[i]
                 rows = agent.wake(t, view)
                 wakes[i] = agent.next_wake()
-                counts["wakes"] += 1
+                woken += 1
                 if len(rows):
                     t += agent.latency_ns
                     rows["timestamp"] = t
@@ -533,26 +535,29 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
                     arrival = min(arrival, t)
         if arrival >= limit:
             continue
-        due = [rows for t, rows in pending if t < limit]
+        due = [(t, rows) for t, rows in pending if t < limit]
         pending = [(t, rows) for t, rows in pending if t >= limit]
         arrival = min((t for t, _ in pending), default=NEVER)
+        last = max(t for t, _ in due)
         if len(due) == 1:
-            batch = due[0]
+            batch = due[0][1]
         else:
-            batch = np.concatenate(due)
+            batch = np.concatenate([rows for _, rows in due])
             batch = batch[np.argsort(batch["timestamp"], kind="stable")]
-        if batch["timestamp"][-1] >= end:
+        if last >= end:
             batch = batch[batch["timestamp"] < end]
             if not len(batch):
                 continue
+            last = int(batch["timestamp"][-1])
         top = view.top(0)
         events, reasons = _execute(exchange, negotiation, batch)
         log.add(batch, events, reasons, (top.bid + top.ask) // 2 if top.bid and top.ask else 0)
         for i in _route(agents, loop.agent_of, loop.listening, events):
             wakes[i] = agents[i].next_wake()
-        while spans[span_i].end <= int(batch["timestamp"][-1]) and span_i + 1 < len(spans):
+        while span_ends[span_i] <= last and span_i + 1 < len(spans):
             span_i += 1
-        view.refresh(spans[span_i].core_phase)
+        view.refresh(phases[span_i])
+    counts["wakes"] += woken
     counts["late"] += sum(len(rows) for _, rows in pending)
     quotes.record(number, tables)
     log.record(number, loop.class_of, tables, counts)
