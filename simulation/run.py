@@ -58,11 +58,13 @@ class View:
         self.negotiation = negotiation
         self.phase = Phase.HALTED
         self._tops: dict[int, Top] = {}
+        self.version = 0  # counts refreshes: what was read at one version holds until the next
 
     def refresh(self, phase: Phase) -> None:
         """Forget what was read (a batch ran)."""
         self.phase = phase
         self._tops.clear()
+        self.version += 1
 
     def top(self, instrument: int) -> Top:
         """Return the instrument's level 1, last trade, volume and phase."""
@@ -415,8 +417,10 @@ class QuoteLog:
     """A day's quote samples: the grid times in trading spans, and per run of grid points that
     saw one state of the books, each instrument's quote; recorded at the day's end."""
 
-    def __init__(self, spans: tuple, step: int) -> None:
+    def __init__(self, spans: tuple, step: int, instruments: int) -> None:
         """The grid from the first span's start every `step` ns, inside spans that take orders."""
+        self.instruments = instruments
+        self.read: tuple[int, list] = (-1, [])  # (View.version, each instrument's quote)
         times = np.arange(spans[0].start, spans[-1].end, step, dtype=np.int64)
         inside = np.zeros(len(times), bool)
         for x in spans:
@@ -435,14 +439,18 @@ class QuoteLog:
         last batch, so one read serves them all); a negotiated instrument's are its best public
         intents, without depth."""
         stop = int(np.searchsorted(self.times, now, side="right"))
-        for i in range(len(view.exchange.listings)):
-            if i in view.negotiation.instruments:
-                top = view.top(i)
-                quote = (top.bid, top.bid_quantity, top.ask, top.ask_quantity, 0, 0, 0, 0)
-            else:
-                quote = view.exchange.quote(i, DEPTH_PERCENTS)
+        if self.read[0] != view.version:  # a batch ran since the last read
+            self.read = (view.version, [self._quote(view, i) for i in range(self.instruments)])
+        for i, quote in enumerate(self.read[1]):
             self.runs.append((self.taken, stop, i, phase, quote))
         self.taken = stop
+
+    @staticmethod
+    def _quote(view: View, instrument: int) -> np.ndarray | tuple:
+        if instrument in view.negotiation.instruments:
+            top = view.top(instrument)
+            return (top.bid, top.bid_quantity, top.ask, top.ask_quantity, 0, 0, 0, 0)
+        return view.exchange.quote(instrument, DEPTH_PERCENTS)
 
     def record(self, number: int, tables: dict) -> None:
         """Append the day's quote records, in the order taken: per take, per instrument, the
@@ -505,7 +513,7 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
     log = DayLog()
     pending: list[tuple[int, np.ndarray]] = []  # (arrival, rows) of commands on their way
     arrival = NEVER  # the earliest pending command's arrival
-    quotes = QuoteLog(spans, quote_step)
+    quotes = QuoteLog(spans, quote_step, len(exchange.listings))
     next_quote = quotes.next()
     span_i, span_ends = 0, [x.end for x in spans]
     phases = [x.core_phase for x in spans]
