@@ -73,23 +73,28 @@ def simulate_scenario(text: str, seed: int) -> RunRecords:
     return simulate(load_scenario(text), seed)
 
 
-def execute(runs: list[tuple[str, str, int]], simulator: Simulator) -> list[RunOutcome]:
-    """Run (scenario name, scenario text, seed) triples one after the other: one task's work."""
+def execute(
+    runs: list[tuple[str, str, int]], simulator: Simulator, out: Path | None = None
+) -> list[RunOutcome]:
+    """Run (scenario name, scenario text, seed) triples one after the other: one task's work.
+    With `out`, each run's folder is written here (a local worker: the study's process then
+    neither receives nor writes the records); else the outcomes carry the records."""
     outcomes = []
     for name, text, seed in runs:
         start = time.perf_counter()
         try:
             records = simulator(text, seed)
-            outcomes.append(
-                RunOutcome(
-                    name,
-                    seed,
-                    metrics=run_metrics(records),
-                    digest=records.digest(),
-                    wall_s=time.perf_counter() - start,
-                    records=records,
-                )
+            outcome = RunOutcome(
+                name,
+                seed,
+                metrics=run_metrics(records),
+                digest=records.digest(),
+                wall_s=time.perf_counter() - start,
+                records=records,
             )
+            if out is not None:
+                _store(out, ScenarioSpec(name, text), outcome)
+            outcomes.append(outcome)
         except Exception as error:  # a run's failure is reported, the study goes on
             where = traceback.extract_tb(error.__traceback__)[-1]
             outcomes.append(
@@ -178,13 +183,15 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def _local(pending: list, simulator: Simulator, workers: int) -> Iterable[list[RunOutcome]]:
+def _local(
+    pending: list, simulator: Simulator, workers: int, out: Path
+) -> Iterable[list[RunOutcome]]:
     if workers <= 1:
         for run in pending:
-            yield execute([run], simulator)
+            yield execute([run], simulator, out)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(execute, [run], simulator): run for run in pending}
+        futures = {pool.submit(execute, [run], simulator, out): run for run in pending}
         for future in local_completed(futures):
             yield _result(future, [futures[future]])
 
@@ -246,10 +253,10 @@ def run_study(
     if scheduler:
         batches = _dask(pending, simulator, scheduler)
     else:
-        batches = _local(pending, simulator, workers or os.cpu_count() or 1)
+        batches = _local(pending, simulator, workers or os.cpu_count() or 1, out)
     for batch in batches:
         for outcome in batch:
-            if outcome.ok:
+            if outcome.records is not None:  # from a Dask worker, which may not share our disk
                 _store(out, by_name[outcome.scenario], outcome)
             outcomes[outcome.scenario, outcome.seed] = outcome
             bar.update(outcome)

@@ -26,7 +26,6 @@ import numpy as np
 
 from simulation.run import simulate, warm_up
 from simulation.scenario import load_scenario
-from studies.runner import ScenarioSpec, run_study
 from techboard.commands.bench_table import aligned, machine
 
 DEFAULT = ("rmsc-like", "regional-today", "techboard-proposed")
@@ -59,6 +58,8 @@ def in_fresh_process(name: str) -> dict[str, Any]:
 
 def scaling(name: str, seeds: int) -> dict[str, float]:
     """Return the wall time of a study of `seeds` seeds with 1 and with 2 local workers."""
+    from studies.runner import ScenarioSpec, run_study  # here: a measured run's process skips it
+
     scenario = load_scenario(name)
     spec = ScenarioSpec(scenario.name, scenario.text)
     walls = {}
