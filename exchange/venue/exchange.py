@@ -377,8 +377,9 @@ class Exchange:
         return min((t for t in (boundary, *self._resumes) if t is not None and t > self.clock),
                    default=None)  # fmt: skip
 
-    def _cross(self, ns: int) -> None:
-        """Apply every halt end and phase boundary at or before ns, in time order."""
+    def _cross(self, ns: int) -> int | None:
+        """Apply every halt end and phase boundary at or before ns, in time order; return the
+        next one after ns (None: none left)."""
         t = self._next_time()
         while t is not None and t <= ns:
             self.clock = t
@@ -388,6 +389,7 @@ class Exchange:
                 self._transition(t)
             t = self._next_time()
         self.clock = ns
+        return t
 
     def _resume(self, t: int) -> None:
         """End the volatility halts due at t: a book in continuous trading resumes by a call
@@ -578,8 +580,7 @@ class Exchange:
         times = batch["timestamp"]
         start = 0
         while start < len(batch):
-            self._cross(int(times[start]))
-            later = self._next_time()
+            later = self._cross(int(times[start]))
             if later is None or later > times[-1]:
                 stop = len(batch)
             else:
