@@ -44,6 +44,7 @@ from simulation.kernels import (
     VALUE_PARAMS,
     VALUE_UNIFORMS,
     Uniforms,
+    follow_quotes,
     forget_done,
     momentum_wake,
     value_wake,
@@ -327,7 +328,7 @@ class MarketMakers(Population):
     def __init__(self, participants, latency_ns, seed, params):
         """Market makers with no quotes yet."""
         super().__init__(participants, latency_ns, seed, params)
-        self.live: list[set[int]] = [set() for _ in range(self.n)]
+        self.live = np.zeros((self.n, 2 * params["levels"]), np.int64)  # quotes' ids, 0: free
         self.spread = np.zeros(self.n)
         self.volume_seen = np.zeros(self.n, np.int64)
         self.inventory = np.zeros(self.n, np.int64)  # shares bought minus sold
@@ -337,8 +338,7 @@ class MarketMakers(Population):
         self.session = session
         self.wakes = np.full(self.n, session.open, np.int64)
         self.volume_seen[:] = 0
-        for live in self.live:
-            live.clear()
+        self.live[:] = 0
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Cancel the ladder and quote a new one per member due."""
@@ -353,8 +353,8 @@ class MarketMakers(Population):
         out = []
         for m in members:
             live = self.live[m]
-            out.append(self._cancels(np.full(len(live), m), np.fromiter(live, np.int64)))
-            live.clear()
+            out.append(self._cancels(np.full(np.count_nonzero(live), m), live[live > 0]))
+            live[:] = 0
             s = self.spread[m]
             s = observed if s == 0 else p["spread_alpha"] * observed + (1 - p["spread_alpha"]) * s
             self.spread[m] = s
@@ -380,35 +380,13 @@ class MarketMakers(Population):
             rows = rows[rows["price"] > 0]
             rows["client_order_id"] = ids = self.next_id[m] + np.arange(len(rows))
             self.next_id[m] += len(rows)
-            live.update(ids.tolist())
+            live[: len(ids)] = ids
             out.append(rows)
         return joined(out, ORDER_DTYPE)
 
     def on_events(self, events: np.ndarray) -> None:
-        """Follow fills (inventory) and orders that are done."""
-        trade = events["kind"] == TRADE
-        for contra, owner, cid, leaves, side_buy in (
-            (False, events["owner"], events["client_order_id"], events["leaves"],
-             events["side"] == BUY),
-            (True, events["contra_owner"], events["contra_client_order_id"],
-             events["contra_leaves"], events["side"] == SELL),
-        ):  # fmt: skip
-            m = owner - self.base
-            inside = (m >= 0) & (m < self.n)
-            if contra:  # contra fields are set on trades only
-                inside &= trade
-            if not inside.any():
-                continue
-            fills = inside & trade
-            np.add.at(
-                self.inventory, m[fills],
-                np.where(side_buy[fills], events["quantity"][fills], -events["quantity"][fills]),
-            )  # fmt: skip
-            kind = events["kind"]
-            done = inside & (kind != ACCEPTED) & (kind != REPLACED)
-            done &= (leaves == 0) | ~trade
-            for mm, c in zip(m[done].tolist(), cid[done].tolist(), strict=True):
-                self.live[mm].discard(c)
+        """Follow fills (inventory) and quotes that are done (kernels.follow_quotes)."""
+        follow_quotes(events, self.inventory, self.live, self.base)
 
 
 class InformedTraders(Population):

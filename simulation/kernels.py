@@ -267,3 +267,35 @@ def events_of(events, agent_of, agent):
             ev.kind == TRADE and agent_of[ev.contra_owner] == agent
         )
     return events[keep]
+
+
+@njit(cache=True)
+def _forget(live, m, cid):
+    for j in range(live.shape[1]):
+        if live[m, j] == cid:
+            live[m, j] = 0
+            return
+
+
+@njit(cache=True)
+def follow_quotes(events, inventory, live, base):
+    """Follow a market-maker population's fills and quotes (simulation.agents.MarketMakers):
+    inventory[m] moves by each fill of member m (participant - base), and a quote that is done
+    (filled in full, cancelled, expired, refused) leaves live[m] (its client order ids, 0:
+    free)."""
+    n = len(inventory)
+    for e in range(len(events)):
+        ev = events[e]
+        kind = ev.kind
+        trade = kind == TRADE
+        m = ev.owner - base
+        if 0 <= m < n:
+            if trade:
+                inventory[m] += ev.quantity if ev.side == BUY else -ev.quantity
+            if kind not in (ACCEPTED, REPLACED) and (ev.leaves == 0 or not trade):
+                _forget(live, m, ev.client_order_id)
+        m = ev.contra_owner - base
+        if trade and 0 <= m < n:  # the contra fields are set on trades only
+            inventory[m] += ev.quantity if ev.side == SELL else -ev.quantity
+            if ev.contra_leaves == 0:
+                _forget(live, m, ev.contra_client_order_id)

@@ -161,6 +161,10 @@ kind = "momentum"
 count = 2
 wake_s = 60
 shares = 1_000
+[[population]]
+kind = "market_maker"
+count = 1
+shares = 10_000
 """
 
 

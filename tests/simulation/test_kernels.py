@@ -18,6 +18,7 @@ from simulation.kernels import (
     VALUE_PARAMS,
     VALUE_UNIFORMS,
     Uniforms,
+    follow_quotes,
     forget_done,
     momentum_wake,
     order_size,
@@ -145,26 +146,31 @@ def test_momentum_traders_follow_the_crossover_once_the_window_is_full():
     assert seen[0] == 6
 
 
+EVENT_FIELDS = ("kind", "side", "owner", "client_order_id", "leaves", "quantity", "contra_owner",
+                "contra_client_order_id", "contra_leaves")  # fmt: skip
+
+
+def venue_events(*rows: tuple) -> np.ndarray:
+    """Return VENUE_EVENT_DTYPE rows with the EVENT_FIELDS given, the rest 0."""
+    events = np.zeros(len(rows), VENUE_EVENT_DTYPE)
+    for event, row in zip(events, rows, strict=True):
+        for name, value in zip(EVENT_FIELDS, row, strict=True):
+            event[name] = value
+    return events
+
+
 def test_orders_are_forgotten_when_done_and_kept_while_live():
     live = np.array([11, 12, 13, 14, 15], np.int64)
-    ev = np.zeros(6, VENUE_EVENT_DTYPE)
-    base = 10
-    rows = [  # kind, owner, cid, leaves, contra owner, contra cid, contra leaves
-        (EventKind.ACCEPTED, 10, 11, 100, 0, 0, 0),
-        (EventKind.TRADE, 11, 12, 50, 12, 13, 0),  # 12 partly filled; the contra 13 filled
-        (EventKind.CANCELLED, 13, 14, 0, 0, 0, 0),
-        (EventKind.TRADE, 14, 99, 0, 0, 0, 0),  # an older order of member 4
-        (EventKind.REJECTED, 99, 1, 0, 0, 0, 0),  # not a member
-        (EventKind.TRADE, 2, 5, 0, 10, 11, 20),  # member 0 is the contra, 20 left
-    ]
-    for e, (kind, owner, cid, leaves, c_owner, c_cid, c_leaves) in zip(ev, rows, strict=True):
-        e["kind"], e["owner"], e["client_order_id"], e["leaves"] = kind, owner, cid, leaves
-        e["contra_owner"], e["contra_client_order_id"], e["contra_leaves"] = (
-            c_owner,
-            c_cid,
-            c_leaves,
-        )
-    forget_done(ev, live, base)
+    B = Side.BUY
+    events = venue_events(  # kind, side, owner, cid, leaves, qty, contra owner, cid, leaves
+        (EventKind.ACCEPTED, B, 10, 11, 100, 0, 0, 0, 0),
+        (EventKind.TRADE, B, 11, 12, 50, 10, 12, 13, 0),  # 12 partly filled; the contra 13 filled
+        (EventKind.CANCELLED, B, 13, 14, 0, 0, 0, 0, 0),
+        (EventKind.TRADE, B, 14, 99, 0, 10, 0, 0, 0),  # an older order of member 4
+        (EventKind.REJECTED, B, 99, 1, 0, 0, 0, 0, 0),  # not a member
+        (EventKind.TRADE, B, 2, 5, 0, 10, 10, 11, 20),  # member 0 is the contra, 20 left
+    )
+    forget_done(events, live, 10)
     assert live.tolist() == [11, 12, 0, 0, 15]
 
 
@@ -178,3 +184,17 @@ def test_uniforms_are_the_generators_stream_in_order_across_blocks():
         taken.extend(uniforms.values[start : start + count].tolist())
         uniforms.pos[0] += count
     assert taken == np.random.default_rng(3).random(len(taken)).tolist()
+
+
+def test_market_makers_follow_their_fills_and_forget_quotes_that_are_done():
+    inventory = np.zeros(2, np.int64)
+    live = np.array([[21, 22, 23], [31, 32, 0]], np.int64)
+    events = venue_events(  # kind, side (the owner's), owner, cid, leaves, qty, contra ...
+        (EventKind.TRADE, Side.BUY, 99, 7, 0, 300, 10, 21, 0),  # a buyer takes quote 21
+        (EventKind.TRADE, Side.SELL, 99, 8, 0, 200, 11, 31, 100),  # a seller hits 31, 100 left
+        (EventKind.CANCELLED, Side.BUY, 11, 32, 0, 0, 0, 0, 0),
+        (EventKind.ACCEPTED, Side.SELL, 10, 23, 500, 0, 0, 0, 0),
+    )
+    follow_quotes(events, inventory, live, 10)
+    assert inventory.tolist() == [-300, 200]
+    assert live.tolist() == [[0, 22, 23], [31, 0, 0]]
