@@ -29,7 +29,15 @@ from __future__ import annotations
 import numpy as np
 
 from exchange.dtypes import VENUE_EVENT_DTYPE, OrderCommand
-from exchange.mechanisms.negotiated import Intent, NegotiationDesk
+from exchange.mechanisms.negotiated import (
+    I_COUNTERPARTY,
+    I_ID,
+    I_LEFT,
+    I_PARTICIPANT,
+    I_PRICE,
+    I_SIDE,
+    NegotiationDesk,
+)
 from exchange.venue.exchange import Exchange
 from matching_engine.dtypes import EventKind, Side, TimeInForce
 from simulation.records import joined
@@ -64,18 +72,17 @@ class Negotiation:
         """Return the best public intents: bid, its quantity, ask, its quantity (0: none)."""
         if not self.public:
             return 0, 0, 0, 0
-        best = {BUY: (0, 0), 1 - BUY: (0, 0)}
-        for intent in self._live():
-            if intent.instrument != instrument or intent.counterparty is not None:
+        board = self.desk.interest(instrument)
+        board = board[board[:, I_COUNTERPARTY] < 0]
+        out = []
+        for side in (BUY, 1 - BUY):
+            rows = board[board[:, I_SIDE] == side]
+            if not len(rows):
+                out += [0, 0]
                 continue
-            side = int(intent.side)
-            price, quantity = best[side]
-            better = intent.price > price if side == BUY else intent.price < price
-            if not price or better:
-                best[side] = (intent.price, intent.left)
-            elif intent.price == price:
-                best[side] = (price, quantity + intent.left)
-        return (*best[BUY], *best[1 - BUY])
+            best = rows[:, I_PRICE].max() if side == BUY else rows[:, I_PRICE].min()
+            out += [int(best), int(rows[rows[:, I_PRICE] == best, I_LEFT].sum())]
+        return tuple(out)
 
     def carry_out(self, row: np.void) -> np.ndarray:
         """Carry out one agent command (ORDER_DTYPE row) at the desk; return its events."""
@@ -90,11 +97,11 @@ class Negotiation:
         side, price, left = int(row["side"]), int(row["price"]), int(row["quantity"])
         events = []
         crossing = self._crossing(participant, int(row["instrument"]), side, price)
-        for k, intent in enumerate(crossing[: CALLS - 1]):
+        for k, (intent, offered) in enumerate(crossing[: CALLS - 1, [I_ID, I_LEFT]].tolist()):
             if left <= 0:
                 break
-            done = self.desk.accept(participant, intent.id, min(left, intent.left),
-                                    cid * CALLS + k, int(t))  # fmt: skip
+            done = self.desk.accept(participant, intent, min(left, offered), cid * CALLS + k,
+                                    int(t))  # fmt: skip
             events.append(done)
             left -= int(done["quantity"][done["kind"] == TRADE].sum())
         if left > 0 and int(row["tif"]) == int(TimeInForce.DAY):
@@ -109,29 +116,25 @@ class Negotiation:
             events.append(posted)
         return _agents_ids(joined(events, VENUE_EVENT_DTYPE))
 
-    def _live(self) -> list[Intent]:
-        """Return every live intent on the desk."""
-        return [self.desk.intent(i) for i in self.desk.terms]
-
-    def _crossing(self, participant: int, instrument: int, side: int, price: int) -> list:
-        """Return the opposite intents the participant sees at its price or better, best first."""
-        found = [
-            x
-            for x in self.desk.quote_board(participant)
-            if x.instrument == instrument and int(x.side) != side and x.participant != participant
-            and (x.price <= price if side == BUY else x.price >= price)
-        ]  # fmt: skip
-        return sorted(found, key=lambda x: (x.price if side == BUY else -x.price, x.id))
+    def _crossing(self, participant: int, instrument: int, side: int, price: int) -> np.ndarray:
+        """Return the opposite intents the participant sees at its price or better, best first
+        (rows of INTEREST_COLUMNS)."""
+        board = self.desk.interest(instrument, viewer=participant)
+        at = board[:, I_PRICE]
+        board = board[(board[:, I_SIDE] != side) & (board[:, I_PARTICIPANT] != participant)
+                      & ((at <= price) if side == BUY else (at >= price))]  # fmt: skip
+        return board[
+            np.lexsort((board[:, I_ID], board[:, I_PRICE] if side == BUY else -board[:, I_PRICE]))
+        ]
 
     def _counterparty(self, participant: int, instrument: int, side: int) -> int | None:
         """Return None on a public board; else whom to name: one of the participants with a
         live intent on the other side (the interest a broker knows of), else anyone else."""
         if self.public:
             return None
-        keen = sorted({
-            x.participant for x in self._live()
-            if x.instrument == instrument and int(x.side) != side and x.participant != participant
-        })  # fmt: skip
+        board = self.desk.interest(instrument)
+        board = board[(board[:, I_SIDE] != side) & (board[:, I_PARTICIPANT] != participant)]
+        keen = np.unique(board[:, I_PARTICIPANT]).tolist()
         if keen:
             return keen[int(self.rng.integers(len(keen)))]
         others = len(self.exchange.participants) - 1

@@ -56,6 +56,10 @@ class Intent:
     client_order_id: int
 
 
+INTEREST_COLUMNS = ("id", "participant", "side", "price", "left", "counterparty")
+I_ID, I_PARTICIPANT, I_SIDE, I_PRICE, I_LEFT, I_COUNTERPARTY = range(len(INTEREST_COLUMNS))
+
+
 @dataclass(frozen=True)
 class _Terms:
     participant: int
@@ -167,21 +171,36 @@ class NegotiationDesk:
             int(row[k.O_COID]),
         )
 
+    def interest(self, instrument: int | None = None, viewer: int | None = None) -> np.ndarray:
+        """Return live intents in bulk, oldest first, as int64 rows of INTEREST_COLUMNS
+        (counterparty -1: anyone): those of one instrument (None: all), those a viewer sees
+        (None: all; the rule is quote_board's). For brokers and simulators."""
+        ids = np.fromiter(self.terms, np.int64, len(self.terms))
+        named = (-1 if t.counterparty is None else t.counterparty for t in self.terms.values())
+        rows = self.venue.state.ords[ids]
+        table = np.column_stack((
+            ids, rows[:, k.O_PART], rows[:, k.O_SIDE], rows[:, k.O_PRICE], rows[:, k.O_QTY],
+            np.fromiter(named, np.int64, len(self.terms)),
+        ))  # fmt: skip
+        keep = np.ones(len(ids), bool) if instrument is None else rows[:, k.O_INST] == instrument
+        if viewer is not None:
+            public = bool(self.rules and self.rules.public_quote_board)
+            eligible = bool(self.venue.state.par[viewer, k.ELIGIBLE])
+            named = table[:, I_COUNTERPARTY]
+            keep &= (
+                (table[:, I_PARTICIPANT] == viewer)
+                | (named == viewer)
+                | (public & eligible & (named < 0))
+            )
+        return table[keep]
+
     def quote_board(self, participant: int) -> list[Intent]:
         """Return the live intents a participant sees, oldest first.
 
         Its own and those naming it; on a public quote board, every other one too if it is
         eligible (individuals below the board's gate see only what names them).
         """
-        public = bool(self.rules and self.rules.public_quote_board)
-        eligible = bool(self.venue.state.par[participant, k.ELIGIBLE])
-        return [
-            self.intent(i)
-            for i, t in self.terms.items()
-            if t.participant == participant
-            or t.counterparty == participant
-            or (public and eligible and t.counterparty is None)
-        ]
+        return [self.intent(int(i)) for i in self.interest(viewer=participant)[:, I_ID]]
 
     # applying the journaled calls -----------------------------------------------------------
 

@@ -55,6 +55,21 @@ def accept(exchange, who, intent, quantity, coid, time="10:01", day=MONDAY):
     return desk(exchange).accept(who, intent, quantity, coid, at(exchange, time, day))
 
 
+def test_the_interest_table_is_the_quote_board_in_bulk(techboard):
+    sell = int(post(techboard, 0, SELL, 1_000, 1, price=PRICE + 100)["order_id"][0])
+    named = int(post(techboard, 1, BUY, 300, 1, counterparty=2)["order_id"][0])
+    table = desk(techboard).interest(0)
+    assert table.tolist() == [
+        [sell, 0, SELL, PRICE + 100, 1_000, -1],  # INTEREST_COLUMNS
+        [named, 1, BUY, PRICE, 300, 2],
+    ]
+    accept(techboard, 3, sell, 400, 1)
+    assert desk(techboard).interest(0)[0].tolist()[4] == 600  # what is left
+    assert desk(techboard).interest(1).tolist() == []  # another instrument
+    assert desk(techboard).interest(0, viewer=2)[:, 0].tolist() == [sell, named]
+    assert desk(techboard).interest(0, viewer=3)[:, 0].tolist() == [sell]  # not named
+
+
 def test_a_techboard_instrument_trades_by_partial_acceptance_of_a_firm_intent(techboard):
     cash, shares = total_cash(techboard), total_shares(techboard)
     intent = int(post(techboard, 0, SELL, 1_000, 1)["order_id"][0])
