@@ -28,18 +28,17 @@ phases. Units: prices in price units (1/10000 CNY), quantities in shares, times 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import functools
+import gc
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import numpy as np
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -51,7 +50,6 @@ from exchange.reasons import VenueReason
 from exchange.venue.exchange import Exchange, Listing
 from exchange.venue.journal import JournalError, Record
 from gateway.config import GatewayConfig
-from gateway.mqtt import nodelay_socket_options, share_property_tables
 from gateway.protocol import (
     BOOK_TOPIC,
     GATEWAY_TOPIC,
@@ -75,13 +73,17 @@ from gateway.protocol import (
     encode,
     rejection_report,
 )
+from gateway.transport import Connection, ConnectionLost, connect_properties
 from matching_engine.dtypes import EventKind, Phase, Side
 
 log = logging.getLogger("techboard.gateway")
 
 SESSION_EXPIRY_S = 3600  # the broker keeps the gateway's subscriptions and queued orders this long
 MAX_PENDING_PUBLISHES = 20_000  # outgoing messages awaiting their PUBACK before reading pauses
-MAX_BATCH_ROWS = 20_000  # rows in one submit; more waiting are the next batch
+MAX_BATCH_ROWS = 10_000  # requests in one batch: reading pauses there until it has run
+REPORT_ITEMS = 1_000  # report items in one reports message (a batch's reports to a participant
+# may take several: one message of them all could pass the broker's packet size limit)
+TRADE_PRINTS = 2_000  # trade prints in one trades message
 MAX_BATCH_WAIT_S = 0.002  # the longest a message waits for its batch to fill
 BATCH_GATHER_S = 0.001  # a batch gathers this long first: a batch's fixed cost, 0.5-1 ms, is
 # then shared by the orders of a millisecond, not paid by each single order
@@ -144,7 +146,8 @@ class Unconfirmed:
     """A batch's report messages the broker has not acknowledged yet, by participant."""
 
     first: int  # the batch's first journal sequence number
-    messages: dict[int, tuple[dict[str, Any], bool]] = field(default_factory=dict)  # as JSON?
+    # (participant, part) -> (reports message, as JSON?)
+    messages: dict[tuple[int, int], tuple[dict[str, Any], bool]] = field(default_factory=dict)
 
 
 class Gateway:
@@ -184,8 +187,9 @@ class Gateway:
         self.unread: Counter[int] = Counter()  # messages refused unread (rate) since the batch
         self.pending: list[tuple[int, Request | Rejection]] = []
         self.statuses: dict[int, dict[str, Any]] = {}
-        self.client: aiomqtt.Client | None = None
-        self.publishing: set[asyncio.Task[None]] = set()
+        self.client: Connection | None = None
+        self.readers: list[Connection] = []
+        self.paused = False  # reading orders paused (a full queue, or publishes unacknowledged)
         self.received = self.batches = 0
         self.arrived = asyncio.Event()  # messages wait for a batch
 
@@ -274,86 +278,77 @@ class Gateway:
 
     # the MQTT side ------------------------------------------------------------------------
 
-    def mqtt_client(self, participant: str | None = None) -> aiomqtt.Client:
-        """Return one of the gateway's MQTT v5 clients: the main one (publishes; last will), or
-        a participant's order reader: its own persistent session, so the broker keeps a
+    def connection(self, participant: str | None = None) -> Connection:
+        """Return one of the gateway's MQTT v5 connections: the main one (publishes; last will),
+        or a participant's order reader: its own persistent session, so the broker keeps a
         participant's backlog apart from the others' and a restarted gateway gets the orders
         queued while it was down."""
-        share_property_tables()
         broker = self.config.broker
-        connect = Properties(PacketTypes.CONNECT)
-        connect.SessionExpiryInterval = SESSION_EXPIRY_S if participant else 0
-        will = aiomqtt.Will(GATEWAY_TOPIC, encode({"type": "gateway", "state": "offline"}), 1, True)
-        return aiomqtt.Client(
+        offline = encode({"type": "gateway", "state": "offline"})
+        return Connection(
             broker.host,
             broker.port,
             username=broker.username,
             password=broker.password or None,
-            identifier=f"{broker.client_id}/{participant}" if participant else broker.client_id,
-            protocol=aiomqtt.ProtocolVersion.V5,
-            will=None if participant else will,
-            properties=connect,
-            max_queued_incoming_messages=self.config.limits.queue,
-            max_inflight_messages=1000,
-            socket_options=nodelay_socket_options(),
+            client_id=f"{broker.client_id}/{participant}" if participant else broker.client_id,
+            on_message=self.receive if participant else None,
             clean_start=not participant,
+            properties=connect_properties(SESSION_EXPIRY_S if participant else 0),
+            will=None if participant else (GATEWAY_TOPIC, offline, 1, True),
         )
 
     async def serve(self, stop: asyncio.Event | None = None) -> None:
         """Serve until stop is set: connect, and reconnect with the same session when dropped."""
         stop = stop or asyncio.Event()
         while not stop.is_set():
+            connections: list[Connection] = []
             try:
-                async with contextlib.AsyncExitStack() as stack:
-                    client = await stack.enter_async_context(self.mqtt_client())
-                    readers = [
-                        await stack.enter_async_context(self.mqtt_client(name))
-                        for name in self.names
-                    ]
-                    self.client = client
-                    await _until(
-                        stop, self._tick(client, readers), self._batch(),
-                        *(self._consume(reader) for reader in readers),
-                    )  # fmt: skip
-                    await self._publish_now(
-                        GATEWAY_TOPIC, {"type": "gateway", "state": "offline"}, retain=True
-                    )
-            except aiomqtt.MqttError as error:
+                for participant in (None, *self.names):
+                    connection = self.connection(participant)
+                    connections.append(connection)
+                    await connection.connect()
+                client, *readers = connections
+                self.client, self.readers = client, readers
+                await _until(
+                    stop, self._tick(client, readers), self._batch(),
+                    *(c.wait_closed() for c in connections),
+                )  # fmt: skip
+                offline = encode({"type": "gateway", "state": "offline"})
+                await client.publish_acknowledged(GATEWAY_TOPIC, offline, retain=True)
+            except ConnectionLost as error:
                 log.warning("broker connection lost (%s); reconnecting in 1 s", error)
-                self.client = None
                 await asyncio.sleep(1)
+            finally:
+                self.client, self.readers = None, []
+                for connection in connections:
+                    await connection.disconnect()
 
-    async def _online(self, client: aiomqtt.Client, readers: list[aiomqtt.Client]) -> None:
+    async def _online(self, client: Connection, readers: list[Connection]) -> None:
         await asyncio.gather(*(
             reader.subscribe(ORDERS_TOPIC.format(participant=name), qos=1)
             for reader, name in zip(readers, self.names, strict=True)
         ))  # fmt: skip
         self.flush()  # the session clock catches up before the first order: a crossing's kernels
         # load from numba's cache on their first call (about 2 s), which must not stall orders
-        await self._publish_now(REFERENCE_TOPIC, self.reference(), retain=True)
+        gc.collect()
+        gc.freeze()  # what start-up made (numba's, the venue's, the recovered state) is never
+        # garbage: a full collection traversed it all, 150-280 ms during trading, the ack p99
+        await client.publish_acknowledged(REFERENCE_TOPIC, encode(self.reference()), retain=True)
         self.statuses.clear()
         self._publish_statuses()
         online = {"type": "gateway", "state": "online", "board": self.config.board}
-        await self._publish_now(GATEWAY_TOPIC, online, retain=True)
+        await client.publish_acknowledged(GATEWAY_TOPIC, encode(online), retain=True)
         for batch, unconfirmed in list(self.unconfirmed.items()):
-            for p in list(unconfirmed.messages):
-                self._publish_report(batch, p)
+            for key in list(unconfirmed.messages):
+                self._publish_report(batch, key)
         log.info(
             "gateway online: %d instruments, %d participants", len(self.symbols), len(self.names)
         )
 
-    async def _consume(self, reader: aiomqtt.Client) -> None:
-        """Read a participant's messages, one per loop turn: every participant's connection
-        gets its turn, however much one of them sends."""
-        async for message in reader.messages:
-            self.receive(str(message.topic), message.payload, message.properties)
-            self.arrived.set()
-            await asyncio.sleep(0)
-
     async def _batch(self) -> None:
         """Run the micro-batches: BATCH_GATHER_S after its first message, once a loop turn
         brings no more messages, when the batch is full, or MAX_BATCH_WAIT_S after its first
-        message."""
+        message; reading pauses while MAX_PENDING_PUBLISHES publishes await their PUBACK."""
         while True:
             await self.arrived.wait()
             first, seen = time.monotonic(), -1
@@ -367,10 +362,22 @@ class Gateway:
                 await asyncio.sleep(0)
             self.arrived.clear()
             self.flush()
-            if len(self.publishing) > MAX_PENDING_PUBLISHES:
-                await asyncio.wait(self.publishing, return_when=asyncio.FIRST_COMPLETED)
+            while self.client is not None and self.client.unacknowledged > MAX_PENDING_PUBLISHES:
+                self._pause(True)
+                await asyncio.sleep(0.001)
+            self._pause(False)
 
-    async def _tick(self, client: aiomqtt.Client, readers: list[aiomqtt.Client]) -> None:
+    def _pause(self, paused: bool) -> None:
+        """Stop (or resume) reading orders."""
+        if paused != self.paused:
+            self.paused = paused
+            for reader in self.readers:
+                if paused:
+                    reader.pause()
+                else:
+                    reader.resume()
+
+    async def _tick(self, client: Connection, readers: list[Connection]) -> None:
         """Go online, then move the session clock every TICK_S (orders are read meanwhile: a
         restarted gateway's queued orders arrive before the broker answers its subscription)."""
         await self._online(client, readers)
@@ -378,48 +385,31 @@ class Gateway:
             await asyncio.sleep(TICK_S)
             self.flush()
 
-    def _publish(self, topic: str, message: dict[str, Any], retain: bool = False,
-                 as_json: bool = False) -> None:  # fmt: skip
-        self._spawn(self._publish_now(topic, message, retain, as_json))
+    def _publish(self, topic: str, message: dict[str, Any], retain: bool = False) -> None:
+        """Publish with QoS 1, not waiting for the PUBACK (nothing when disconnected)."""
+        if self.client is not None:
+            self.client.publish(topic, encode(message), 1, retain)
 
-    def _publish_report(self, batch: int, p: int) -> None:
-        """Publish a batch's reports message to participant p; forget it once acknowledged."""
-        message, as_json = self.unconfirmed[batch].messages[p]
-        self._spawn(self._confirm(batch, p, message, as_json))
-
-    async def _confirm(self, batch: int, p: int, message: dict[str, Any], as_json: bool) -> None:
-        topic = REPORTS_TOPIC.format(participant=self.names[p])
-        if await self._publish_now(topic, message, as_json=as_json):
-            unconfirmed = self.unconfirmed.get(batch)
-            if unconfirmed is not None:
-                unconfirmed.messages.pop(p, None)
-                if not unconfirmed.messages:
-                    del self.unconfirmed[batch]
-
-    def _spawn(self, job: Coroutine[Any, Any, Any]) -> None:
+    def _publish_report(self, batch: int, key: tuple[int, int]) -> None:
+        """Publish a batch's reports message (participant, part); forget it once acknowledged."""
         if self.client is None:
-            job.close()
             return
-        task = asyncio.get_running_loop().create_task(job)
-        self.publishing.add(task)
-        task.add_done_callback(self.publishing.discard)
-
-    async def _publish_now(self, topic: str, message: dict[str, Any], retain: bool = False,
-                           as_json: bool = False) -> bool:  # fmt: skip
-        """Publish with QoS 1; return whether the broker acknowledged it (PUBACK)."""
-        client = self.client
-        if client is None:
-            return False
+        message, as_json = self.unconfirmed[batch].messages[key]
         properties = None
         if as_json:
             properties = Properties(PacketTypes.PUBLISH)
             properties.ContentType = JSON_CONTENT_TYPE
-        try:
-            await client.publish(topic, encode(message, as_json), 1, retain, properties)
-        except aiomqtt.MqttError as error:
-            log.warning("publish to %s failed: %s", topic, error)
-            return False
-        return True
+        topic = REPORTS_TOPIC.format(participant=self.names[key[0]])
+        confirm = functools.partial(self._confirm, batch, key)
+        self.client.publish(topic, encode(message, as_json), 1, False, properties, confirm)
+
+    def _confirm(self, batch: int, key: tuple[int, int]) -> None:
+        """Forget a batch's reports message (participant, part): the broker acknowledged it."""
+        unconfirmed = self.unconfirmed.get(batch)
+        if unconfirmed is not None:
+            unconfirmed.messages.pop(key, None)
+            if not unconfirmed.messages:
+                del self.unconfirmed[batch]
 
     # requests in ------------------------------------------------------------------------
 
@@ -431,6 +421,7 @@ class Gateway:
             log.warning("message on %s from no configured participant: ignored", topic)
             return
         self.received += 1
+        self.arrived.set()
         content_type = getattr(properties, "ContentType", None)
         self.as_json[participant] = content_type == JSON_CONTENT_TYPE
         data = bytes(payload) if isinstance(payload, bytes | bytearray) else b""
@@ -448,6 +439,8 @@ class Gateway:
                 text = f"over {bucket.rate} orders a second"
                 request = Rejection(WireReason.RATE_LIMITED, text, request.id)
             self.pending.append((participant, request))
+        if len(self.pending) >= min(self.config.limits.queue, MAX_BATCH_ROWS):
+            self._pause(True)  # the broker holds the rest until the batch has run
 
     # the batch --------------------------------------------------------------------------
 
@@ -641,16 +634,19 @@ class Gateway:
     def _send_reports(self, reports: Reports) -> None:
         if reports:
             batch = self._keep(reports, self.first)
-            for p in reports:
-                self._publish_report(batch, p)
+            for key in self.unconfirmed[batch].messages:
+                self._publish_report(batch, key)
 
     def _keep(self, reports: Reports, first: int) -> int:
-        """Keep a batch's reports until the broker acknowledges them; return its number.
-        first: the batch's first journal sequence number."""
+        """Keep a batch's reports until the broker acknowledges them, REPORT_ITEMS a message;
+        return its number. first: the batch's first journal sequence number."""
         self.sent += 1
         self.unconfirmed[self.sent] = Unconfirmed(first, {
-            p: ({"type": "reports", "items": items}, self.as_json[p])
+            (p, part): (
+                {"type": "reports", "items": items[i : i + REPORT_ITEMS]}, self.as_json[p]
+            )
             for p, items in reports.items()
+            for part, i in enumerate(range(0, len(items), REPORT_ITEMS))
         })  # fmt: skip
         return self.sent
 
@@ -660,8 +656,10 @@ class Gateway:
         return journal.next_seq - 1 if journal is not None else 0
 
     def _published(self) -> int:
-        """Return the sequence number up to which every record's reports are acknowledged."""
-        return min([self.first - 1, *(u.first - 1 for u in self.unconfirmed.values())])
+        """Return the sequence number up to which every record's reports are acknowledged (the
+        batches wait in order: the oldest has the lowest first sequence number)."""
+        oldest = next(iter(self.unconfirmed.values()), None)
+        return min(self.first, oldest.first if oldest else self.first) - 1
 
     def _market_data(self, md: np.ndarray) -> None:
         """Publish the batch's market data: one delta per instrument covering its sequence
@@ -681,9 +679,13 @@ class Gateway:
             }  # fmt: skip
             self._publish(BOOK_TOPIC.format(symbol=symbol), delta)
             prints = rows[(kinds == MarketDataKind.TRADE) | (kinds == MarketDataKind.FIXED_TRADE)]
-            if len(prints):
-                trades = prints[["seq", "price", "quantity", "side", "timestamp"]].tolist()
-                message = {"type": "trade", "symbol": symbol, "trades": trades}
+            trades = prints[["seq", "price", "quantity", "side", "timestamp"]].tolist()
+            for i in range(0, len(trades), TRADE_PRINTS):
+                message = {
+                    "type": "trade",
+                    "symbol": symbol,
+                    "trades": trades[i : i + TRADE_PRINTS],
+                }
                 self._publish(TRADES_TOPIC.format(symbol=symbol), message)
             phase_changed |= bool((kinds == MarketDataKind.PHASE).any())
         if phase_changed:
