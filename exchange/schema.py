@@ -128,7 +128,10 @@ def load_chain(source: str | Path, preset_dir: Path, kind: str) -> Table:
                 f"{path} line {_line_of(text, ['extends'])}: extends must be a preset name or a "
                 f"path, got {parent!r}"
             )
-        path = resolve(parent, preset_dir, kind, path.parent)
+        try:
+            path = resolve(parent, preset_dir, kind, path.parent)
+        except SchemaError as error:
+            raise SchemaError(f"{path} line {_line_of(text, ['extends'])}: {error}") from None
     table: dict[str, Any] = {}
     for _, _, layer in reversed(layers):
         table = deep_merge(table, {k: v for k, v in layer.items() if k != "extends"})

@@ -392,6 +392,9 @@ def load_board(source: str | Path) -> Board:
         )
     fee_schedule = table.get("fee_schedule")
     if isinstance(fee_schedule, str):
-        schema.resolve(fee_schedule, FEE_DIR, "fee schedule", Path(str(source)).parent)
+        try:
+            schema.resolve(fee_schedule, FEE_DIR, "fee schedule", Path(str(source)).parent)
+        except schema.SchemaError as error:
+            raise schema.SchemaError(f"{table.locate('fee_schedule')}: {error}") from None
     name = Path(str(source)).stem
     return schema.build(Board, {**table, "name": name}, origin=table)

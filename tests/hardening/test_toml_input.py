@@ -153,3 +153,16 @@ def test_a_huge_or_non_finite_number_names_file_line_and_field(
 @given(data=st.data())
 def test_soak_mangled_files(kind, tmp_path, data):
     check(kind, mutate(READERS[kind][0].read_bytes(), data.draw), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [('extends = "\\tregional"', "line 1: unknown board preset"),
+     ('extends = "regional"\nfee_schedule = "no-such"', "line 2: unknown fee schedule preset")],
+)  # fmt: skip
+def test_an_unknown_preset_a_board_names_is_placed_in_its_file(tmp_path, line, where):
+    path = tmp_path / "mine.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(SchemaError) as error:
+        boards.load_board(path)
+    assert str(error.value).startswith(f"{path} {where}")
