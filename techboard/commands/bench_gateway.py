@@ -2,11 +2,12 @@
 
 The command starts everything itself in a temporary folder: a broker (gateway.broker), for each
 mode a fresh gateway process (`techboard gateway serve`, journal on) and N load bots, each its own
-process (paho, QoS 1, TCP_NODELAY), in pairs of a buyer and a seller whose prices cross, so about
-half of the orders trade. Bot b's k-th order has the client order id "k", the side of its pair
-role, the price `PRICE + (k % 5) ticks` up for a buyer and down for a seller and the quantity
-`200 + 100 (k % 7)` shares: the gateway numbers each participant's client order ids 1, 2, ... in
-arrival order, so order k is the journal's NEW row with number k, and it can be checked there.
+process (paho driven by the bot's one thread, QoS 1, TCP_NODELAY), in pairs of a buyer and a
+seller whose prices cross, so about half of the orders trade. Bot b's k-th order has the client
+order id "k", the side of its pair role, the price `PRICE + (k % 5) ticks` up for a buyer and
+down for a seller and the quantity `200 + 100 (k % 7)` shares: the gateway numbers each
+participant's client order ids 1, 2, ... in arrival order, so order k is the journal's NEW row
+with number k, and it can be checked there.
 
 Modes (`mode` in the JSON):
 - batched: every bot sends `batch` messages of BATCH orders, at most WINDOW orders unanswered;
@@ -18,7 +19,9 @@ After a mode the gateway stops and its journal is read (exchange.venue.journal.J
 `lost` counts orders sent and never answered plus acknowledged orders that are not the journal's
 NEW row of their participant and number with the side, price and quantity sent; each trade number
 must reach its taker and its maker exactly once (`duplicate_fills` counts the extra reports,
-`missing_fills` the absent ones). Exit status 1 when anything is lost or duplicated.
+`missing_fills` the absent ones). Exit status 1 when anything is lost or duplicated. Each result
+also gives the CPU time per answered order of the gateway, the bots together and the broker (on
+a 2-core machine the bots and the broker compete with the gateway).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ import argparse
 import json
 import multiprocessing
 import os
+import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import msgpack
@@ -47,7 +51,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from exchange.dtypes import ORDER_DTYPE, OrderCommand
 from exchange.venue.journal import DURABILITY, JournalReader
 from gateway.broker import Broker, write_broker_files
-from gateway.mqtt import share_property_tables
+from gateway.mqtt import NODELAY, share_property_tables
 from gateway.protocol import GATEWAY_TOPIC, ORDERS_TOPIC, REPORTS_TOPIC, VERSION
 from matching_engine.dtypes import Side
 from techboard.commands import bench_table
@@ -62,6 +66,9 @@ WINDOW_SINGLE = 200  # orders a bot may have unanswered (single)
 LATENCY_RATE = 2_000  # orders/s offered in the latency mode, all bots together
 DRAIN_S = 20.0  # how long a bot waits for the answers to its last orders
 FINISH_S = 0.5  # how long bots stay connected once all are done, for the last fills
+
+
+MODES = ("batched", "single", "latency")
 
 
 @dataclass(frozen=True)
@@ -100,16 +107,13 @@ def order(k: int, buyer: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def nodelay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-    """Switch Nagle's algorithm off on a paho client's socket."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class LoadBot:
-    """One bot process's paho client: sends its orders, records the answers and fills."""
+    """One bot process's paho client, driven by the bot's own single thread (no network thread:
+    a publish is one send system call, not a wake-up of another thread): sends its orders,
+    records the answers and fills."""
 
     def __init__(self, spec: BotSpec) -> None:
-        """Connect, subscribe to the reports and start paho's network thread."""
+        """Connect and subscribe to the reports."""
         share_property_tables()
         self.spec = spec
         self.topic = ORDERS_TOPIC.format(participant=spec.username)
@@ -121,22 +125,49 @@ class LoadBot:
         self.sent = 0
         self.scheduled: list[float] = []  # the latency mode's send times, by order number - 1
         self.subscribed = False
+        self.misc = 0.0  # when paho's keepalive check last ran
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"load-{spec.username}", protocol=mqtt.MQTTv5
         )
         client.username_pw_set(spec.username, spec.password)
-        client.on_socket_open = nodelay
         client.on_message = self._on_message
         client.on_subscribe = lambda *_: setattr(self, "subscribed", True)
         client.max_inflight_messages_set(1_000)
         client.max_queued_messages_set(0)
         client.connect(spec.host, spec.port)
+        client.socket().setsockopt(*NODELAY)
         client.subscribe(REPORTS_TOPIC.format(participant=spec.username), qos=1)
-        client.loop_start()
         self.client = client
         deadline = time.monotonic() + 10
         while not self.subscribed and time.monotonic() < deadline:
-            time.sleep(0.01)
+            self.pump(0.01)
+
+    def pump(self, timeout: float) -> None:
+        """Wait up to timeout seconds for the broker, then read what arrived and write what
+        paho could not send at once."""
+        client = self.client
+        sock = client.socket()
+        if sock is None:
+            raise ConnectionError(f"{self.spec.username}: the broker dropped the connection")
+        writing = [sock] if client.want_write() else []
+        readable, writable, _ = select.select([sock], writing, [], max(timeout, 0.0))
+        if readable:  # paho reads as many packets as messages are in flight, at least 1
+            while not client.loop_read() and select.select([sock], [], [], 0)[0]:
+                pass
+        if writable:
+            client.loop_write()
+        now = time.monotonic()
+        if now - self.misc > 1.0:
+            self.misc = now
+            client.loop_misc()
+
+    def wait(self, queue: Any) -> Any:
+        """Return the next item of a multiprocessing queue, reading the broker meanwhile."""
+        while True:
+            try:
+                return queue.get(timeout=0.005)
+            except Empty:
+                self.pump(0.0)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: Any) -> None:
         now = time.monotonic()
@@ -168,16 +199,16 @@ class LoadBot:
         """Send from the monotonic time `start` for the spec's seconds, then wait (DRAIN_S at
         most) for the answers."""
         spec = self.spec
-        while time.monotonic() < start:
-            time.sleep(0.001)
+        while (now := time.monotonic()) < start:
+            self.pump(start - now)
         scheduled = self.scheduled
         k = 0
         stop = start + spec.seconds
         if spec.mode == "latency":
             while (at := start + k / spec.rate) < stop:
-                pause = at - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
+                if (pause := at - time.monotonic()) > 0:
+                    self.pump(pause)
+                    continue
                 k += 1
                 scheduled.append(at)
                 self.send([order(k, spec.buyer)])
@@ -185,19 +216,21 @@ class LoadBot:
             chunk, window = (BATCH, WINDOW) if spec.mode == "batched" else (1, WINDOW_SINGLE)
             while time.monotonic() < stop:
                 if k - self.answered > window - chunk:
-                    time.sleep(0.0002)
+                    self.pump(0.001)
                     continue
                 self.send([order(k + 1 + i, spec.buyer) for i in range(chunk)])
                 k += chunk
+                self.pump(0.0)
         self.sent, self.start = k, start
         deadline = time.monotonic() + DRAIN_S
         while self.answered < k and time.monotonic() < deadline:
-            time.sleep(0.005)
+            self.pump(0.005)
 
     def finish(self) -> dict[str, Any]:
-        """Disconnect (the fills of the last trades had FINISH_S to arrive); return the figures."""
-        time.sleep(FINISH_S)
-        self.client.loop_stop()
+        """Read FINISH_S longer (the fills of the last trades), disconnect; return the figures."""
+        deadline = time.monotonic() + FINISH_S
+        while (now := time.monotonic()) < deadline:
+            self.pump(deadline - now)
         self.client.disconnect()
         latencies = []
         if self.scheduled:
@@ -216,9 +249,9 @@ def bot_process(spec: BotSpec, ready: Any, go: Any, results: Any) -> None:
     done, and stay connected until every bot is done (its resting orders may still trade)."""
     bot = LoadBot(spec)
     ready.put(spec.username)
-    bot.run(go.get())
+    bot.run(bot.wait(go))
     ready.put(spec.username)
-    go.get()
+    bot.wait(go)
     results.put((spec.username, bot.finish()))
 
 
@@ -313,12 +346,14 @@ class Bench:
         for _ in processes:
             ready.get(timeout=60)
         start = time.monotonic() + 0.2
-        cpu = cpu_seconds(gateway.pid)
+        pids = {"gateway": [gateway.pid], "broker": [self.broker.process.pid],
+                "bots": [p.pid for p in processes]}  # fmt: skip
+        cpu = {name: sum(map(cpu_seconds, ids)) for name, ids in pids.items()}
         for _ in processes:
             go.put(start)
         for _ in processes:
             ready.get(timeout=seconds + DRAIN_S + 60)
-        cpu = cpu_seconds(gateway.pid) - cpu
+        cpu = {name: sum(map(cpu_seconds, ids)) - cpu[name] for name, ids in pids.items()}
         for _ in processes:
             go.put(0.0)
         outcome = dict(results.get(timeout=60) for _ in processes)
@@ -333,7 +368,8 @@ class Bench:
         result = self.check(mode, outcome)
         result["offered_per_s"] = LATENCY_RATE if mode == "latency" else None
         answered = sum(seen["answered"] for seen in outcome.values())
-        result["gateway_cpu_us_per_order"] = round(cpu / max(answered, 1) * 1e6, 1)
+        for name, seconds_used in cpu.items():
+            result[f"{name}_cpu_us_per_order"] = round(seconds_used / max(answered, 1) * 1e6, 1)
         return result
 
     def check(self, mode: str, outcome: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -397,20 +433,22 @@ def machine() -> str:
 def table(results: list[dict[str, Any]]) -> str:
     """Return the results as a terminal table with how they were made."""
     head = ("mode", "orders/s", "offered/s", "p50 ms", "p99 ms", "p99.9 ms", "acked", "lost",
-            "dup fills", "gw CPU us/order")  # fmt: skip
+            "dup fills", "CPU us/order: gw bots broker")  # fmt: skip
     body = []
     for r in results:
         ms = [f"{r[k]:.2f}" if r[k] is not None else "-" for k in ("p50_ms", "p99_ms", "p999_ms")]
         offered = f"{r['offered_per_s']:,}" if r["offered_per_s"] else "-"
         body.append((r["mode"], f"{r['orders_per_s']:,}", offered, *ms, f"{r['acknowledged']:,}",
                      str(r["lost"]), str(r["duplicate_fills"]),
-                     str(r["gateway_cpu_us_per_order"])))  # fmt: skip
+                     " / ".join(str(r[f"{x}_cpu_us_per_order"])
+                                for x in ("gateway", "bots", "broker"))))  # fmt: skip
     lines = aligned(head, body)
     first = results[0]
     lines += [
         "",
-        f"{first['bots']} bot processes (paho, QoS 1), one gateway process, Mosquitto on "
-        f"loopback; batched: {BATCH} orders a message; journal durability: {first['durability']}",
+        f"{first['bots']} bot processes (paho, one thread, QoS 1), one gateway process, "
+        f"Mosquitto on loopback; batched: {BATCH} orders a message; "
+        f"journal durability: {first['durability']}",
         f"load average before: {first['load_average']}; machine: {first['machine']}",
     ]
     return "\n".join(lines)
@@ -426,9 +464,7 @@ def bench_gateway(args: argparse.Namespace) -> int:
         bench = Bench(Path(folder), args.bots, args.durability)
         try:
             for mode, seconds in (
-                ("batched", sizes.batched_s),
-                ("single", sizes.single_s),
-                ("latency", sizes.latency_s),
+                (mode, getattr(sizes, f"{mode}_s")) for mode in MODES if mode in args.modes
             ):
                 print(
                     f"{mode}: {args.bots} bots for {seconds:g} s ...", file=sys.stderr, flush=True
@@ -451,6 +487,12 @@ def add_target(targets: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON list of results")
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser.add_argument(
+        "--modes",
+        type=lambda text: text.split(","),
+        default=list(MODES),
+        help="the modes to run, comma-separated (default: batched,single,latency)",
+    )
     parser.add_argument("--bots", type=int, default=4, help="load bot processes (even, >= 2)")
     parser.add_argument(
         "--durability",
