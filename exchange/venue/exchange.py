@@ -549,7 +549,7 @@ class Exchange:
             raise TypeError(f"batch has dtype {batch.dtype}, expected exchange.dtypes.ORDER_DTYPE")
         times = batch["timestamp"]
         self._check_clock(int(times[0]) if len(batch) else self.clock)
-        if len(batch) > 1 and np.any(times[1:] < times[:-1]):
+        if len(batch) > 1 and not k.nondecreasing(times):
             raise ValueError("timestamps must not decrease within a batch")
         if self.journal is not None:
             record: dict[str, Any] = {"op": "submit", "rows": batch.tobytes()}

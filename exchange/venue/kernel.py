@@ -616,6 +616,15 @@ def _core_row(cc, i, kind, c, o, n, p):
 
 
 @njit(cache=True)
+def nondecreasing(values):
+    """Return whether the values never decrease."""
+    for i in range(1, len(values)):  # noqa: SIM110 (numba compiles the loop, not all())
+        if values[i] < values[i - 1]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def run_batch(
     internal, cmds, cc, i, cev, bk, lv, bits, o64, o32, keys, vals, st,
     par, pos, ins, ords, ht, fc, g, collected, bars, ring, sp, held, vev, fout, mout, kout, tch,

@@ -135,12 +135,12 @@ class VenueState:
 
     def reserve_orders(self, count: int) -> None:
         """Make room for `count` more orders and client order ids (doubling; ids kept)."""
-        need = self.g[k.G_NEXT_OID] + count
+        need = int(self.g[k.G_NEXT_OID]) + count  # Python ints: numpy scalars cost more here
         if need > len(self.ords):
             self.ords = _grown(self.ords, need)
         if need > len(self.held):
             self.held = _grown(self.held, need)
-        if 2 * (self.g[k.G_HT_USED] + count) > len(self.ht):
+        if 2 * (int(self.g[k.G_HT_USED]) + count) > len(self.ht):
             used = self.ht[self.ht[:, 0] != 0]
             size = len(self.ht)
             while 2 * (self.g[k.G_HT_USED] + count) > size:
