@@ -108,3 +108,9 @@ EVENT_DTYPE = np.dtype(
         ("timestamp", np.int64),  # timestamp of the causing command
     ]
 )
+
+
+def copied(rows: np.ndarray) -> np.ndarray:
+    """Return a writable copy of structured rows: numpy copies a packed structured array field
+    by field (3-5 us for a few rows); through bytes is several times faster."""
+    return np.frombuffer(bytearray(rows.tobytes()), rows.dtype)

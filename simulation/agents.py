@@ -34,7 +34,7 @@ from instruments.convertible_lattice import value_lattice
 from instruments.preferred import value_preferred
 from instruments.terms import ConvertibleTerms, PreferredTerms, example_path, load_terms
 from instruments.valuation import Market
-from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
+from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce, copied
 from simulation.agent import NEVER, Agent, InstrumentInfo, MarketView, Session, Top
 from simulation.fundamental import NS_PER_SECOND, Fundamental
 from simulation.kernels import (
@@ -49,7 +49,7 @@ from simulation.kernels import (
     momentum_wake,
     value_wake,
 )
-from simulation.records import copied, joined
+from simulation.records import joined
 
 TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)

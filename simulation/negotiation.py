@@ -57,6 +57,8 @@ class Negotiation:
         self.exchange = exchange
         self.desk = next((d for d in exchange.desks if isinstance(d, NegotiationDesk)), None)
         self.instruments: frozenset[int] = frozenset(self.desk.instruments if self.desk else ())
+        self.negotiated = np.zeros(len(exchange.listings), bool)  # per instrument, for arrays
+        self.negotiated[list(self.instruments)] = True
         rules = self.desk.rules if self.desk else None
         self.public = bool(rules and rules.public_quote_board)
         self.rng = np.random.default_rng(seed)

@@ -155,9 +155,3 @@ def joined(parts: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
     """Return the rows of many small arrays of one structured dtype as one array
     (np.concatenate promotes the dtype once per part, which costs more than the copy)."""
     return np.frombuffer(b"".join(p.tobytes() for p in parts), dtype).copy()
-
-
-def copied(rows: np.ndarray) -> np.ndarray:
-    """Return a writable copy of structured rows (numpy copies a packed structured array field
-    by field: through bytes is several times faster)."""
-    return np.frombuffer(bytearray(rows.tobytes()), rows.dtype)

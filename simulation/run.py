@@ -486,7 +486,7 @@ def _execute(
     reason (0: none), or None for a single submit (whose REJECTED events name their rows)."""
     if not negotiation.instruments:  # the fast path: one submit, its buffers not copied
         return exchange.submit(batch, reuse=True), None
-    negotiated = np.isin(batch["instrument"], tuple(negotiation.instruments))
+    negotiated = negotiation.negotiated[batch["instrument"]]
     if not negotiated.any():
         return exchange.submit(batch, reuse=True), None
     reasons = np.zeros(len(batch), np.int32)

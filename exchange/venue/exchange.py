@@ -52,7 +52,7 @@ from matching_engine.api import BookSpec
 from matching_engine.book import NO_PERCENTS, NumbaEngine
 from matching_engine.commands import batch as command_batch
 from matching_engine.commands import clear, set_phase, uncross
-from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak
+from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak, copied
 
 LOG = logging.getLogger(__name__)
 CALL = int(Phase.CALL)  # a plain int: an IntEnum in an array comparison is slow
@@ -628,7 +628,7 @@ class Exchange:
         kv, kf, km = s.kout.tolist()
         events, fees, market_data = s.vev[:kv], s.fout[:kf], s.mout[:km]
         if not reuse:
-            events, fees, market_data = events.copy(), fees.copy(), market_data.copy()
+            events, fees, market_data = copied(events), copied(fees), copied(market_data)
         self.last_events, self.last_fees, self.last_market_data = events, fees, market_data
         return events
 
