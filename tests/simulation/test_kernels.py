@@ -10,23 +10,11 @@ import pytest
 
 from exchange.dtypes import ORDER_DTYPE, VENUE_EVENT_DTYPE, OrderCommand
 from matching_engine.dtypes import EventKind, Side
-from simulation.kernels import (
-    MOMENTUM_UNIFORMS,
-    NEVER,
-    SIZE_LOTS,
-    SIZE_UNIFORMS,
-    VALUE_PARAMS,
-    VALUE_UNIFORMS,
-    Uniforms,
-    follow_quotes,
-    forget_done,
-    momentum_wake,
-    order_size,
-    value_wake,
-)
+from simulation import kernels
 
 S = 1_000_000_000
 OPEN, BREAK, RESUME, CLOSE = 0, 100 * S, 200 * S, 300 * S
+NEVER = kernels.NEVER
 STARTS = np.array([OPEN, RESUME, NEVER], np.int64)  # limit spans' starts, NEVER after the last
 ENDS = np.array([BREAK, CLOSE], np.int64)
 TICK, LOT, BASE = 100, 100, 40
@@ -41,12 +29,12 @@ def value_call(members, u, *, live, bid=990_000, ask=1_010_000, value=2_000_000.
         "next_id": np.full(n, 50, np.int64), "r_t": np.full(n, 1_000_000.0),
         "sigma_t": np.zeros(n), "prev": np.zeros(n, np.int64),
     }  # fmt: skip
-    params = np.zeros(VALUE_PARAMS)
+    params = np.zeros(kernels.VALUE_PARAMS)
     params[:] = [60.0 * S, sigma_n, 1e6, kappa, aggressive, 0.5, min_edge, 200_000]  # fees 0.2%
     out = np.zeros(2 * len(members), ORDER_DTYPE)
     path = np.full(400, value)
     pos = np.zeros(1, np.int64)
-    count, _ = value_wake(
+    count, _ = kernels.value_wake(
         now, u.ravel(), pos, out, params, state["wakes"], state["live"],
         state["next_id"], state["r_t"], state["sigma_t"], state["prev"], path, OPEN, S,
         1_000_000.0, bid, ask, 0, 1_000_000, TICK, LOT, CLOSE, STARTS, ENDS, BASE,
@@ -56,7 +44,7 @@ def value_call(members, u, *, live, bid=990_000, ask=1_010_000, value=2_000_000.
 
 
 def test_value_traders_cancel_their_live_order_then_each_posts_one_new_one():
-    u = np.full((2, VALUE_UNIFORMS), 0.3)
+    u = np.full((2, kernels.VALUE_UNIFORMS), 0.3)
     rows, state = value_call([0, 2], u, live=[5, 9, 7])
     assert rows["kind"].tolist() == [OrderCommand.CANCEL] * 2 + [OrderCommand.NEW] * 2
     assert rows["participant"].tolist() == [BASE, BASE + 2, BASE, BASE + 2]
@@ -70,7 +58,7 @@ def test_value_traders_cancel_their_live_order_then_each_posts_one_new_one():
 
 
 def test_a_value_trader_above_the_book_buys_at_the_ask_when_aggressive_else_inside():
-    u = np.full((1, VALUE_UNIFORMS), 0.5)
+    u = np.full((1, kernels.VALUE_UNIFORMS), 0.5)
     rows, _ = value_call([0], u, live=[0], aggressive=1.0)
     assert (rows["side"][0], rows["price"][0]) == (Side.BUY, 1_010_000)
     rows, _ = value_call([0], u, live=[0], aggressive=0.0)  # adjust: 0.5 x 0.5 x spread inside
@@ -80,7 +68,7 @@ def test_a_value_trader_above_the_book_buys_at_the_ask_when_aggressive_else_insi
 
 
 def test_the_value_estimate_is_abides_bayesian_update():
-    u = np.full((1, VALUE_UNIFORMS), 0.3)
+    u = np.full((1, kernels.VALUE_UNIFORMS), 0.3)
     now, kappa, sigma_n, sigma_s, r_bar, obs_mean = 10 * S, 1e-12, 4e6, 1e6, 1_000_000.0, 2e6
     _, state = value_call([0], u, live=[0], now=now, kappa=kappa, sigma_n=sigma_n)
     z = math.sqrt(-2 * math.log1p(-0.3)) * math.cos(2 * math.pi * 0.3)
@@ -95,14 +83,14 @@ def test_the_value_estimate_is_abides_bayesian_update():
 
 
 def test_fees_above_the_edge_stop_a_value_trader_from_posting():
-    u = np.full((1, VALUE_UNIFORMS), 0.5)
+    u = np.full((1, kernels.VALUE_UNIFORMS), 0.5)
     rows, state = value_call([0], u, live=[3], value=1_001_000.0, min_edge=1.0)
     assert rows["kind"].tolist() == [OrderCommand.CANCEL]  # the gap (0.1%) < one fee rate (0.2%)
     assert state["live"][0] == 0
 
 
 def test_wakes_move_out_of_the_break_and_stop_at_the_close():
-    u = np.zeros((1, VALUE_UNIFORMS))
+    u = np.zeros((1, kernels.VALUE_UNIFORMS))
     for now, draw, wake in ((10 * S, 0.0, 10 * S + 1), (99 * S, 1 - math.exp(-2 / 60), RESUME),
                             (299 * S, 1 - math.exp(-2 / 60), NEVER)):  # fmt: skip
         u[0, 0] = draw  # a wait of 1 ns, then of 60 s x 2/60 = 2 s
@@ -112,12 +100,13 @@ def test_wakes_move_out_of_the_break_and_stop_at_the_close():
 
 def test_order_sizes_follow_abides_mixture():
     rng = np.random.default_rng(1)
-    sizes = np.array([order_size(rng.random(SIZE_UNIFORMS), 1) for _ in range(20_000)])
-    assert np.isin(sizes, SIZE_LOTS).mean() == pytest.approx(0.8 + 0.2 * 0.0, abs=0.02)
-    assert (sizes[np.isin(sizes, SIZE_LOTS)] == 100).mean() == pytest.approx(0.7 / 0.8002, abs=0.02)
-    odd = sizes[~np.isin(sizes, SIZE_LOTS)]
-    assert np.median(np.log(odd)) == pytest.approx(2.9, abs=0.1)  # lognormal(2.9, 1.2)
-    assert order_size(np.array([0.5, 0, 0, 0.99999]), 300) == 900  # 1,000 in whole lots of 300
+    draws = (rng.random(kernels.SIZE_UNIFORMS) for _ in range(20_000))
+    sizes = np.array([kernels.order_size(u, 1) for u in draws])
+    lots = np.isin(sizes, kernels.SIZE_LOTS)
+    assert lots.mean() == pytest.approx(0.8, abs=0.02)  # the lognormal part: 20%
+    assert (sizes[lots] == 100).mean() == pytest.approx(0.7 / 0.8002, abs=0.02)
+    assert np.median(np.log(sizes[~lots])) == pytest.approx(2.9, abs=0.1)  # lognormal(2.9, 1.2)
+    assert kernels.order_size(np.array([0.5, 0, 0, 0.99999]), 300) == 900  # 1,000 in lots of 300
 
 
 def test_momentum_traders_follow_the_crossover_once_the_window_is_full():
@@ -127,12 +116,13 @@ def test_momentum_traders_follow_the_crossover_once_the_window_is_full():
 
     def wake(bid):
         out = np.zeros(1, ORDER_DTYPE)
-        u = np.full(MOMENTUM_UNIFORMS, 0.5)
+        u = np.full(kernels.MOMENTUM_UNIFORMS, 0.5)
         wakes[0] = 10 * S
         pos = np.zeros(1, np.int64)
-        count, _ = momentum_wake(10 * S, u, pos, out, 30.0 * S, short, 1, 10, wakes, history,
-                                 seen, next_id, bid, bid + 200, LOT, CLOSE, STARTS, ENDS,
-                                 BASE)  # fmt: skip
+        count, _ = kernels.momentum_wake(
+            10 * S, u, pos, out, 30.0 * S, short, 1, 10, wakes, history, seen, next_id, bid,
+            bid + 200, LOT, CLOSE, STARTS, ENDS, BASE,
+        )  # fmt: skip
         return out[:count]
 
     assert [len(wake(b)) for b in (100_000, 100_100, 100_200)] == [0, 0, 0]  # not full yet
@@ -170,12 +160,12 @@ def test_orders_are_forgotten_when_done_and_kept_while_live():
         (EventKind.REJECTED, B, 99, 1, 0, 0, 0, 0, 0),  # not a member
         (EventKind.TRADE, B, 2, 5, 0, 10, 10, 11, 20),  # member 0 is the contra, 20 left
     )
-    forget_done(events, live, 10)
+    kernels.forget_done(events, live, 10)
     assert live.tolist() == [11, 12, 0, 0, 15]
 
 
 def test_uniforms_are_the_generators_stream_in_order_across_blocks():
-    uniforms = Uniforms(np.random.default_rng(3))
+    uniforms = kernels.Uniforms(np.random.default_rng(3))
     uniforms.BLOCK = 8
     taken = []
     for count in (5, 3, 7, 8, 1, 20):
@@ -195,6 +185,6 @@ def test_market_makers_follow_their_fills_and_forget_quotes_that_are_done():
         (EventKind.CANCELLED, Side.BUY, 11, 32, 0, 0, 0, 0, 0),
         (EventKind.ACCEPTED, Side.SELL, 10, 23, 500, 0, 0, 0, 0),
     )
-    follow_quotes(events, inventory, live, 10)
+    kernels.follow_quotes(events, inventory, live, 10)
     assert inventory.tolist() == [-300, 200]
     assert live.tolist() == [[0, 22, 23], [31, 0, 0]]
