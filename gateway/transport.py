@@ -12,9 +12,10 @@ loop_misc and the socket callbacks):
   whole packet is left, and each PUBLISH goes straight to `on_message(topic, payload,
   properties)`; `pause()` stops reading (the broker and TCP hold the rest) until `resume()`;
 - writing: paho queues its packets (its PUBACKs, our publishes) and asks once to write; the
-  write runs at the end of the loop turn, corked (TCP_CORK), so a turn's packets leave in as few
-  segments as they fill instead of one system call each carrying a segment through loopback; a
-  full socket buffer waits for writability (add_writer);
+  PUBACKs of a read go out at the end of that read, other packets at the end of the loop turn,
+  corked (TCP_CORK) when there are several, so they leave in as few segments as they fill
+  instead of one system call each carrying a segment through loopback; a full socket buffer
+  waits for writability (add_writer);
 - publishing: `publish(..., on_ack)` calls on_ack once the broker's PUBACK arrives;
 - keepalive: loop_misc every second from a loop timer;
 - a dropped connection sets `closed` (ConnectionLost); reconnecting is a new Connection.
@@ -92,6 +93,7 @@ class Connection:
         self.subscribed: dict[int, asyncio.Future[None]] = {}
         self.fd = -1
         self.reading = self.flushing = self.writer = False
+        self.in_read = self.write_due = False  # in the reader callback; a write waits for its end
         self.messages = 0  # PUBLISH and PUBACK packets handled (tells a read turn it moved on)
         self.misc: asyncio.TimerHandle | None = None
 
@@ -171,15 +173,22 @@ class Connection:
 
     def _read(self) -> None:
         client = self.client
+        self.in_read, start = True, self.messages
         try:
             for _ in range(PER_TURN):
                 before = self.messages
                 if client.loop_read() or self.messages == before or not self.reading:
                     break
+            self.in_read = False
+            if self.write_due:  # the PUBACKs of what was read: now, corked if several
+                self.write_due = False
+                self._write(self.messages - start > 1)
         except Exception as error:  # a handler's bug or a socket error: the connection ends
             log.exception("reading from the broker failed")
             self.abort()
             self._lost(f"reading failed: {error}")
+        finally:
+            self.in_read = False
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: Any) -> None:
         self.messages += 1
@@ -188,21 +197,29 @@ class Connection:
 
     # writing -------------------------------------------------------------------------
 
-    def _on_register_write(self, _client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-        if not self.flushing and self.loop is not None:
+    def _on_register_write(self, _client: mqtt.Client, _userdata: Any, _sock: Any) -> None:
+        if self.in_read:
+            self.write_due = True  # written at the end of the read
+        elif not self.flushing and self.loop is not None:
             self.flushing = True
-            sock.setsockopt(*CORK, 1)
             self.loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self.flushing = False
+        self._write(True)
+
+    def _write(self, cork: bool) -> None:
+        """Write what paho has queued; cork: into as few segments as it fills."""
         client = self.client
         sock = client.socket()
+        cork = cork and sock is not None
         try:
+            if cork:
+                sock.setsockopt(*CORK, 1)  # type: ignore[union-attr]
             client.loop_write()
         finally:
-            if sock is not None and sock.fileno() >= 0:
-                sock.setsockopt(*CORK, 0)
+            if cork and sock.fileno() >= 0:  # type: ignore[union-attr]
+                sock.setsockopt(*CORK, 0)  # type: ignore[union-attr]
         wants = client.want_write() and self.fd >= 0 and self.loop is not None
         if wants and not self.writer:
             self.loop.add_writer(self.fd, self._flush)  # type: ignore[union-attr]
