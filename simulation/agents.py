@@ -38,6 +38,7 @@ from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce, copi
 from simulation.agent import NEVER, Agent, InstrumentInfo, MarketView, Session, Top
 from simulation.fundamental import NS_PER_SECOND, Fundamental
 from simulation.kernels import (
+    MAKER_UNIFORMS,
     MOMENTUM_UNIFORMS,
     SIZE_CDF,
     SIZE_LOTS,
@@ -46,6 +47,7 @@ from simulation.kernels import (
     Uniforms,
     follow_quotes,
     forget_done,
+    market_maker_wake,
     momentum_wake,
     value_wake,
 )
@@ -332,6 +334,19 @@ class MarketMakers(Population):
         self.spread = np.zeros(self.n)
         self.volume_seen = np.zeros(self.n, np.int64)
         self.inventory = np.zeros(self.n, np.int64)  # shares bought minus sold
+        self.out = np.zeros(self.n * 2 * self.live.shape[1], ORDER_DTYPE)  # the kernel's rows
+        self.kernel_params = np.array(
+            [
+                params["wake_s"] * NS_PER_SECOND,
+                params["spread_alpha"],
+                params["max_spread_ticks"],
+                params["level_spacing"],
+                params["skew_beta"],
+                params["pov"],
+                params["min_order_size"],
+            ],
+            np.float64,
+        )  # fmt: skip  (kernels.M_*)
 
     def start_day(self, session: Session) -> None:
         """Quote at the open, then on Poisson wakes."""
@@ -341,48 +356,17 @@ class MarketMakers(Population):
         self.live[:] = 0
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
-        """Cancel the ladder and quote a new one per member due."""
-        p, info = self.params, self.instruments[0]
-        tick = info.tick
-        members = self._wake_due(now)
-        top = market.top(0)
-        if top.mid:
-            mid, observed = top.mid, top.ask - top.bid
-        else:
-            mid, observed = (top.last or self.session.reference(info)), 2 * tick
-        out = []
-        for m in members:
-            live = self.live[m]
-            out.append(self._cancels(np.full(np.count_nonzero(live), m), live[live > 0]))
-            live[:] = 0
-            s = self.spread[m]
-            s = observed if s == 0 else p["spread_alpha"] * observed + (1 - p["spread_alpha"]) * s
-            self.spread[m] = s
-            half = max(1, round(s / 2 / tick))
-            if p["max_spread_ticks"]:
-                half = min(half, max(1, p["max_spread_ticks"] // 2))
-            step = max(1, round(s / p["level_spacing"] / tick))
-            skew = round(p["skew_beta"] * self.inventory[m] / 1000)
-            centre = round(mid / tick) - skew
-            size = max(p["min_order_size"], round(p["pov"] * (top.volume - self.volume_seen[m])))
-            size = max(p["min_order_size"], size // p["levels"])
-            size = int(self._lots(size))
-            self.volume_seen[m] = top.volume
-            levels = np.arange(p["levels"])
-            bids = (centre - half - levels * step) * tick
-            asks = (centre + half + levels * step) * tick
-            rows = commands(2 * p["levels"])
-            rows["participant"] = m + self.base
-            rows["side"][: p["levels"]] = BUY
-            rows["side"][p["levels"] :] = SELL
-            rows["price"] = np.concatenate([bids, asks])
-            rows["quantity"] = size
-            rows = rows[rows["price"] > 0]
-            rows["client_order_id"] = ids = self.next_id[m] + np.arange(len(rows))
-            self.next_id[m] += len(rows)
-            live[: len(ids)] = ids
-            out.append(rows)
-        return joined(out, ORDER_DTYPE)
+        """Cancel the ladder and quote a new one per member due (kernels.market_maker_wake)."""
+        info, top = self.instruments[0], market.top(0)
+        starts, ends, close = self._calendar()
+        self.uniforms.ensure(self.n * MAKER_UNIFORMS)
+        count, self._next = market_maker_wake(
+            now, self.uniforms.values, self.uniforms.pos, self.out, self.kernel_params,
+            self._wakes, self.live, self.spread, self.volume_seen, self.inventory, self.next_id,
+            top.bid, top.ask, top.last, top.volume, self.session.reference(info), info.tick,
+            info.lot, close, starts, ends, self.base,
+        )  # fmt: skip
+        return copied(self.out[:count])
 
     def on_events(self, events: np.ndarray) -> None:
         """Follow fills (inventory) and quotes that are done (kernels.follow_quotes)."""

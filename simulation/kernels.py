@@ -245,6 +245,68 @@ def forget_done(events, live, base):
                 live[m] = 0
 
 
+# MarketMakers' parameters, in this order in the `params` array of market_maker_wake
+(M_MEAN_WAKE, M_SPREAD_ALPHA, M_MAX_SPREAD_TICKS, M_LEVEL_SPACING, M_SKEW_BETA, M_POV,
+ M_MIN_SIZE) = range(7)  # fmt: skip
+MAKER_PARAMS = 7
+MAKER_UNIFORMS = 1
+
+
+@njit(cache=True)
+def market_maker_wake(
+    now, uniforms, pos, out, params, wakes, live, spread, volume_seen, inventory, next_id, bid,
+    ask, last, volume, reference, tick, lot, close, starts, ends, base,
+):  # fmt: skip
+    """Wake the market makers due at now (simulation.agents.MarketMakers.wake): each cancels
+    its ladder (live[m]: the quotes' client order ids, 0: free) and quotes live.shape[1] / 2
+    levels a side around the mid (else the last price), spaced by its smoothed observed
+    spread, sized by a share of the volume traded since its last wake, skewed against its
+    inventory. Write the rows to `out` (2 x live.shape[1] a member), take MAKER_UNIFORMS
+    uniforms a member due; return the rows written and the next wake."""
+    members = _due(now, wakes)
+    u = _take(uniforms, pos, len(members) * MAKER_UNIFORMS)
+    levels = live.shape[1] // 2
+    if bid > 0 and ask > 0:
+        mid, observed = (bid + ask) / 2, float(ask - bid)
+    else:
+        mid, observed = float(last or reference), 2.0 * tick
+    alpha = params[M_SPREAD_ALPHA]
+    n_out = 0
+    for j in range(len(members)):
+        m = members[j]
+        wakes[m] = _deferred(now + _wait(u[j], params[M_MEAN_WAKE]), close, starts, ends)
+        for q in range(live.shape[1]):
+            if live[m, q] > 0:
+                _write(out[n_out], CANCEL, m + base, 0, 0, 0, live[m, q])
+                n_out += 1
+            live[m, q] = 0
+        s = observed if spread[m] == 0 else alpha * observed + (1 - alpha) * spread[m]
+        spread[m] = s
+        half = max(1, int(np.rint(s / 2 / tick)))
+        if params[M_MAX_SPREAD_TICKS]:
+            half = min(half, max(1, int(params[M_MAX_SPREAD_TICKS]) // 2))
+        step = max(1, int(np.rint(s / params[M_LEVEL_SPACING] / tick)))
+        centre = int(np.rint(mid / tick)) - int(np.rint(params[M_SKEW_BETA] * inventory[m] / 1000))
+        size = max(params[M_MIN_SIZE], np.rint(params[M_POV] * (volume - volume_seen[m])))
+        size = max(int(params[M_MIN_SIZE]), int(size) // levels)
+        size = max(lot, size // lot * lot)
+        volume_seen[m] = volume
+        placed = 0
+        for side in (BUY, SELL):
+            for level in range(levels):
+                away = half + level * step
+                price = (centre - away if side == BUY else centre + away) * tick
+                if price <= 0:
+                    continue
+                cid = next_id[m]
+                next_id[m] += 1
+                live[m, placed] = cid
+                placed += 1
+                _write(out[n_out], NEW, m + base, side, price, size, cid)
+                n_out += 1
+    return n_out, wakes.min()
+
+
 @njit(cache=True)
 def touched(events, agent_of, agents):
     """Return, per agent, whether it owns an event or is a trade's contra (agent_of: each

@@ -188,3 +188,28 @@ def test_market_makers_follow_their_fills_and_forget_quotes_that_are_done():
     kernels.follow_quotes(events, inventory, live, 10)
     assert inventory.tolist() == [-300, 200]
     assert live.tolist() == [[0, 22, 23], [31, 0, 0]]
+
+
+def test_a_market_maker_cancels_its_ladder_and_quotes_a_skewed_one_sized_by_volume():
+    levels, n = 3, 1
+    live = np.array([[7, 8, 0, 0, 0, 0]], np.int64)
+    spread, seen = np.zeros(n), np.full(n, 1_000, np.int64)
+    inventory, next_id = np.full(n, 2_000, np.int64), np.full(n, 20, np.int64)
+    params = np.zeros(kernels.MAKER_PARAMS)
+    params[:] = [60.0 * S, 0.75, 0, 2.0, 1.0, 0.1, 1]  # (kernels.M_*): skew 1 tick per 1,000
+    out = np.zeros(2 * 2 * levels, ORDER_DTYPE)
+    wakes = np.full(n, 10 * S, np.int64)
+    count, _ = kernels.market_maker_wake(
+        10 * S, np.full(n, 0.5), np.zeros(1, np.int64), out, params, wakes, live, spread, seen,
+        inventory, next_id, 100_000, 100_800, 0, 7_000, 100_000, TICK, LOT, CLOSE, STARTS, ENDS,
+        BASE,
+    )  # fmt: skip
+    rows = out[:count]
+    assert rows["kind"].tolist() == [OrderCommand.CANCEL] * 2 + [OrderCommand.NEW] * 6
+    assert rows["client_order_id"][:2].tolist() == [7, 8]
+    # mid 100,400 = 1,004 ticks, skewed 2 ticks down; spread 8 ticks: half 4, step 4
+    assert rows["price"][2:].tolist() == [99_800, 99_400, 99_000, 100_600, 101_000, 101_400]
+    assert rows["side"][2:].tolist() == [Side.BUY] * 3 + [Side.SELL] * 3
+    assert (rows["quantity"][2:] == 200).all()  # 10% of the 6,000 traded since, a third a level
+    assert live.tolist() == [[20, 21, 22, 23, 24, 25]] and seen[0] == 7_000
+    assert spread[0] == 800 and wakes[0] > 10 * S
