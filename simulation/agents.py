@@ -40,8 +40,7 @@ from simulation.fundamental import NS_PER_SECOND, Fundamental
 from simulation.kernels import (
     MAKER_UNIFORMS,
     MOMENTUM_UNIFORMS,
-    SIZE_CDF,
-    SIZE_LOTS,
+    NOISE_UNIFORMS,
     VALUE_PARAMS,
     VALUE_UNIFORMS,
     Uniforms,
@@ -49,6 +48,7 @@ from simulation.kernels import (
     forget_done,
     market_maker_wake,
     momentum_wake,
+    noise_wake,
     value_wake,
 )
 from simulation.records import joined
@@ -56,14 +56,6 @@ from simulation.records import joined
 TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 PRICE_UNIT = 10_000  # price units per CNY
-
-
-def order_sizes(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Draw n order sizes (shares >= 1) from ABIDES' mixture."""
-    lognormal = rng.random(n) < 0.2
-    lots = SIZE_LOTS[SIZE_CDF.searchsorted(rng.random(n), side="right")]  # rng.choice(p=...)
-    sizes = np.where(lognormal, np.rint(rng.lognormal(2.9, 1.2, n)), lots)
-    return np.maximum(sizes, 1).astype(np.int64)
 
 
 def commands(n: int) -> np.ndarray:
@@ -213,14 +205,20 @@ class NoiseTraders(Population):
         times = self.rng.integers(lo, max(lo + 1, hi), self.n)
         self.wakes = self._defer(np.maximum(times, session.open))
 
+    def __init__(self, participants, latency_ns, seed, params):
+        """Noise traders with no wake yet."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.out = np.zeros(self.n, ORDER_DTYPE)  # the kernel's rows
+
     def wake(self, now: int, market: MarketView) -> np.ndarray:
-        """Place one marketable limit order per member due."""
-        members = self._due(now)
-        self.wakes[members] = NEVER
-        self._moved()
-        buy = self.rng.random(len(members)) < 0.5
-        size = self._lots(order_sizes(self.rng, len(members)))
-        return self._touch_orders(members, buy, market.top(0), size)
+        """Place one marketable limit order per member due (kernels.noise_wake)."""
+        top = market.top(0)
+        self.uniforms.ensure(self.n * NOISE_UNIFORMS)
+        count, self._next = noise_wake(
+            now, self.uniforms.values, self.uniforms.pos, self.out, self._wakes, self.next_id,
+            top.bid, top.ask, self.instruments[0].lot, self.base,
+        )  # fmt: skip
+        return copied(self.out[:count])
 
 
 class OneOrderEach(Population):

@@ -245,6 +245,34 @@ def forget_done(events, live, base):
                 live[m] = 0
 
 
+NOISE_UNIFORMS = 1 + SIZE_UNIFORMS
+
+
+@njit(cache=True)
+def noise_wake(now, uniforms, pos, out, wakes, next_id, bid, ask, lot, base):
+    """Wake the noise traders due at now (simulation.agents.NoiseTraders.wake): each, once a
+    day, takes the touch on a random side with an ABIDES-sized order (none without that
+    touch). Write the rows to `out` (one a member), take NOISE_UNIFORMS uniforms a member due;
+    return the rows written and the next wake."""
+    members = _due(now, wakes)
+    u = _take(uniforms, pos, len(members) * NOISE_UNIFORMS).reshape(len(members), NOISE_UNIFORMS)
+    n_out = 0
+    for j in range(len(members)):
+        m = members[j]
+        wakes[m] = NEVER
+        buy = u[j, 0] < 0.5
+        price = ask if buy else bid
+        if price <= 0:
+            continue
+        cid = next_id[m]
+        next_id[m] += 1
+        _write(
+            out[n_out], NEW, m + base, BUY if buy else SELL, price, order_size(u[j, 1:], lot), cid
+        )
+        n_out += 1
+    return n_out, wakes.min()
+
+
 # MarketMakers' parameters, in this order in the `params` array of market_maker_wake
 (M_MEAN_WAKE, M_SPREAD_ALPHA, M_MAX_SPREAD_TICKS, M_LEVEL_SPACING, M_SKEW_BETA, M_POV,
  M_MIN_SIZE) = range(7)  # fmt: skip

@@ -213,3 +213,20 @@ def test_a_market_maker_cancels_its_ladder_and_quotes_a_skewed_one_sized_by_volu
     assert (rows["quantity"][2:] == 200).all()  # 10% of the 6,000 traded since, a third a level
     assert live.tolist() == [[20, 21, 22, 23, 24, 25]] and seen[0] == 7_000
     assert spread[0] == 800 and wakes[0] > 10 * S
+
+
+def test_noise_traders_take_the_touch_once_on_a_random_side():
+    wakes = np.array([10 * S, 10 * S, 10 * S + 5], np.int64)
+    next_id, out = np.ones(3, np.int64), np.zeros(3, ORDER_DTYPE)
+    u = np.array([[0.2, 0.5, 0, 0, 0.1], [0.7, 0.5, 0, 0, 0.1]])  # buy, sell; 100 shares each
+    count, next_wake = kernels.noise_wake(
+        10 * S, u.ravel(), np.zeros(1, np.int64), out, wakes, next_id, 99_900, 100_100, LOT, BASE
+    )
+    rows = out[:count]
+    assert rows["side"].tolist() == [Side.BUY, Side.SELL]
+    assert rows["price"].tolist() == [100_100, 99_900] and rows["quantity"].tolist() == [100, 100]
+    assert wakes.tolist() == [NEVER, NEVER, 10 * S + 5] and next_wake == 10 * S + 5
+    count, _ = kernels.noise_wake(
+        10 * S + 5, u[0], np.zeros(1, np.int64), out, wakes, next_id, 99_900, 0, LOT, BASE
+    )
+    assert count == 0 and wakes[2] == NEVER  # no ask to take: no order, and no second try
