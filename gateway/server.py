@@ -73,7 +73,7 @@ from gateway.protocol import (
     encode,
     rejection_report,
 )
-from gateway.transport import Connection, ConnectionLost, connect_properties
+from gateway.transport import PER_TURN, Connection, ConnectionLost, connect_properties
 from matching_engine.dtypes import EventKind, Phase, Side
 
 log = logging.getLogger("techboard.gateway")
@@ -429,19 +429,23 @@ class Gateway:
         if participant is None:
             log.warning("message on %s from no configured participant: ignored", topic)
             return
-        self.received += 1
-        self.arrived.set()
         content_type = getattr(properties, "ContentType", None)
         self.as_json[participant] = content_type == JSON_CONTENT_TYPE
         data = bytes(payload) if isinstance(payload, bytes | bytearray) else b""
+        bucket = self.buckets[participant]
+        if ALWAYS_READ_BYTES < len(data) <= self.config.limits.max_message_bytes and bucket.empty():
+            # a flood costs no decoding and starts no batch: the next batch (or the session
+            # clock's tick, TICK_S) reports how many messages were refused unread
+            self.unread[participant] += 1
+            self._throttle(participant, 1)
+            return
+        self.received += 1
+        self.arrived.set()
+        self._throttle(participant, PER_TURN)
         if len(data) > self.config.limits.max_message_bytes:
             limit = self.config.limits.max_message_bytes
             text = f"payload of {len(data)} bytes is over the limit of {limit}"
             self.pending.append((participant, Rejection(WireReason.OVERSIZED, text)))
-            return
-        bucket = self.buckets[participant]
-        if len(data) > ALWAYS_READ_BYTES and bucket.empty():
-            self.unread[participant] += 1  # a flood costs no decoding and one report a batch
             return
         for request in decode(data, content_type):
             if isinstance(request, NewOrder | Cancel | Replace) and not bucket.take():
@@ -450,6 +454,13 @@ class Gateway:
             self.pending.append((participant, request))
         if len(self.pending) >= min(self.config.limits.queue, MAX_BATCH_ROWS):
             self._pause(True)  # the broker holds the rest until the batch has run
+
+    def _throttle(self, participant: int, per_turn: int) -> None:
+        """Read a participant's connection per_turn messages a loop turn: 1 while it sends over
+        its rate, so the others' orders do not wait behind a turn's worth of its flood (the
+        flood test's p99: 20.6 ms at PER_TURN, 8.4 ms at 1)."""
+        if participant < len(self.readers):
+            self.readers[participant].per_turn = per_turn
 
     # the batch --------------------------------------------------------------------------
 

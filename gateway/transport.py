@@ -95,6 +95,7 @@ class Connection:
         self.reading = self.flushing = self.writer = False
         self.in_read = self.write_due = False  # in the reader callback; a write waits for its end
         self.messages = 0  # PUBLISH and PUBACK packets handled (tells a read turn it moved on)
+        self.per_turn = PER_TURN  # messages read a loop turn (the gateway lowers it for a flood)
         self.misc: asyncio.TimerHandle | None = None
 
     # opening and closing ------------------------------------------------------------
@@ -175,7 +176,7 @@ class Connection:
         client = self.client
         self.in_read, start = True, self.messages
         try:
-            for _ in range(PER_TURN):
+            for _ in range(self.per_turn):
                 before = self.messages
                 if client.loop_read() or self.messages == before or not self.reading:
                     break

@@ -23,8 +23,10 @@ FLOOD_S = 8.0
 ORDERS = 150  # each of the others, one every 20 ms
 P99_MS = 10.0
 
+# the flooder drives paho from its one thread (paho's network thread, woken through a socket
+# pair for every publish, took half a core of this 2-core machine from the gateway it floods)
 FLOODER = """
-import json, sys, time
+import json, select, sys, time
 import paho.mqtt.client as mqtt
 from gateway.protocol import ORDERS_TOPIC, REPORTS_TOPIC, encode, new_order, read
 host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -40,7 +42,18 @@ client.max_inflight_messages_set(1000)  # as the SDK sets it
 client.on_message = on_message
 client.connect(host, port)
 client.subscribe(REPORTS_TOPIC.format(participant=user), qos=1)
-client.loop_start()
+def pump(timeout):
+    sock = client.socket()
+    writing = [sock] if client.want_write() else []
+    readable, writable, _ = select.select([sock], writing, [], max(timeout, 0.0))
+    if readable:
+        while not client.loop_read() and select.select([sock], [], [], 0)[0]:
+            pass
+    if writable:
+        client.loop_write()
+    client.loop_misc()
+while not select.select([sys.stdin], [], [], 0)[0]:
+    pump(0.01)
 sys.stdin.readline()
 topic, sent = ORDERS_TOPIC.format(participant=user), 0
 print("flooding", flush=True)
@@ -49,9 +62,10 @@ while (now := time.monotonic()) < start + seconds:
     while sent < (now - start) * rate:
         client.publish(topic, encode(new_order(f"f{sent}", "AAA", "sell", 200, 110_000)), qos=1)
         sent += 1
-    time.sleep(0.001)
-time.sleep(2.0)
-client.loop_stop()
+    pump(0.001)
+end = time.monotonic() + 2.0
+while (now := time.monotonic()) < end:
+    pump(end - now)
 print(json.dumps({"sent": sent, "answers": codes}), flush=True)
 """
 
