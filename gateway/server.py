@@ -1,19 +1,21 @@
 """The MQTT gateway: one asyncio process serving a board's Exchange through a Mosquitto broker.
 
 Orders arrive on `techboard/v1/participants/{participant}/orders` (QoS 1), each participant's
-through a connection and persistent session of the gateway's own, read one message per loop
-turn each, so one participant's flood waits in its own queue in the broker while the others'
-orders pass; the participant is the topic's segment, which the broker's ACL lets only that user
-publish to, never a payload field. Over its orders_per_second, a participant's messages are
-refused unread (RATE_LIMITED, one report a batch saying how many). What
-has arrived while the gateway was busy becomes one micro-batch for `Exchange.submit`, which
+through a connection and persistent session of the gateway's own (gateway.transport: paho driven
+by the loop, a callback per message), read up to PER_TURN messages a loop turn each, one while
+the participant sends over its rate, so one participant's flood waits in its own queue in the
+broker while the others' orders pass; the participant is the topic's segment, which the broker's
+ACL lets only that user publish to, never a payload field. Over its orders_per_second, a
+participant's messages are refused unread (RATE_LIMITED, one report a batch saying how many).
+What has arrived while the gateway was busy becomes one micro-batch for `Exchange.submit`, which
 journals it (write-ahead, fsync) before anything runs, so every acknowledgement published after
 it is durable. Reports go to each participant's reports topic (one message per participant and
-batch), market data to `md/{symbol}/book` (level-2 deltas covering every sequence number of the
-batch, snapshots on request), `md/{symbol}/trades` and `md/{symbol}/status` (retained), the
-reference data to `ref/instruments` (retained) and the gateway's own online/offline status to
-`gateway/status` (retained, offline as its last will). A resend of a used client order id gets
-the original outcome again, marked `duplicate`, and is never executed twice. Recovery: each
+batch, of up to REPORT_ITEMS items), market data to `md/{symbol}/book` (level-2 deltas covering
+every sequence number of the batch, snapshots on request), `md/{symbol}/trades` and
+`md/{symbol}/status` (retained), the reference data to `ref/instruments` (retained) and the
+gateway's own online/offline status to `gateway/status` (retained, offline as its last will).
+A resend of a used client order id gets the original outcome again, marked `duplicate`, and is
+never executed twice. Recovery: each
 batch's journal record carries its client order id strings and the last record whose reports
 the broker had acknowledged (PUBACK); a restarted gateway replays its journal (cutting a torn
 tail), rebuilds the id map, the first answers, live orders and trade numbers, and publishes
@@ -101,6 +103,7 @@ REPLACED, QUEUED = int(EventKind.REPLACED), int(VenueEventKind.QUEUED)
 DUPLICATE = int(VenueReason.DUPLICATE_CLIENT_ORDER_ID)
 MD_LEVEL, MD_PHASE = int(MarketDataKind.LEVEL), int(MarketDataKind.PHASE)
 MD_PRINTS = (int(MarketDataKind.TRADE), int(MarketDataKind.FIXED_TRADE))
+MD_PYTHON_ROWS = 64  # market-data rows of a batch read in one Python pass; more: numpy masks
 SILENT = (int(EventKind.UNCROSSED), int(EventKind.PHASE))  # events that make no report
 FIRST_ANSWERS = (ACCEPTED, QUEUED, REJECTED)  # a new order's outcome, kept for resends
 
@@ -681,13 +684,27 @@ class Gateway:
 
     def _market_data(self, md: np.ndarray) -> None:
         """Publish the batch's market data: one delta per instrument covering its sequence
-        numbers, its trade prints, and the statuses that changed (one pass over the rows: a
-        batch of a few orders has a few rows, where numpy's per-call cost was 50 us a batch)."""
+        numbers, its trade prints, and the statuses that changed (a few rows in one Python pass:
+        numpy's per-call cost was 50 us a batch of a few orders; many rows through numpy)."""
         if not len(md):
             return
         books: dict[int, list[Any]] = {}  # instrument -> [first seq, last seq, levels, prints]
         phase_changed = False
-        for kind, side, instrument, seq, price, quantity, orders, timestamp in md.tolist():
+        if len(md) > MD_PYTHON_ROWS:  # numpy's masks pay off over many rows
+            kinds = md["kind"]
+            phase_changed = bool((kinds == MD_PHASE).any())
+            for instrument in np.unique(md["instrument"]).tolist():
+                rows = md[md["instrument"] == instrument]
+                kinds = rows["kind"]
+                levels = rows[kinds == MD_LEVEL][["side", "price", "quantity", "orders"]]
+                prints = rows[np.isin(kinds, MD_PRINTS)]
+                books[instrument] = [
+                    int(rows["seq"][0]), int(rows["seq"][-1]), levels.tolist(),
+                    prints[["seq", "price", "quantity", "side", "timestamp"]].tolist(),
+                ]  # fmt: skip
+        for kind, side, instrument, seq, price, quantity, orders, timestamp in (
+            md.tolist() if not books else ()
+        ):
             book = books.get(instrument)
             if book is None:
                 book = books[instrument] = [seq, seq, [], []]
