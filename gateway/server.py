@@ -101,11 +101,30 @@ NEW, CANCEL, REPLACE = int(OrderCommand.NEW), int(OrderCommand.CANCEL), int(Orde
 ACCEPTED, REJECTED, TRADE = int(EventKind.ACCEPTED), int(EventKind.REJECTED), int(EventKind.TRADE)
 REPLACED, QUEUED = int(EventKind.REPLACED), int(VenueEventKind.QUEUED)
 DUPLICATE = int(VenueReason.DUPLICATE_CLIENT_ORDER_ID)
+UNKNOWN_INSTRUMENT = int(VenueReason.UNKNOWN_INSTRUMENT)
 MD_LEVEL, MD_PHASE = int(MarketDataKind.LEVEL), int(MarketDataKind.PHASE)
 MD_PRINTS = (int(MarketDataKind.TRADE), int(MarketDataKind.FIXED_TRADE))
 MD_PYTHON_ROWS = 64  # market-data rows of a batch read in one Python pass; more: numpy masks
 SILENT = (int(EventKind.UNCROSSED), int(EventKind.PHASE))  # events that make no report
 FIRST_ANSWERS = (ACCEPTED, QUEUED, REJECTED)  # a new order's outcome, kept for resends
+EVENT_FIELDS = (
+    "kind",
+    "side",
+    "reason",
+    "book",
+    "owner",
+    "contra_owner",
+    "command",
+    "order_id",
+    "price",
+    "quantity",
+    "leaves",
+    "contra_leaves",
+    "client_order_id",
+    "contra_client_order_id",
+    "fee",
+    "contra_fee",
+)  # what _events reads of an event
 
 
 class SessionClock:
@@ -131,12 +150,12 @@ class TokenBucket:
         self.rate, self.capacity = rate, 2 * rate
         self.tokens, self.stamp = float(self.capacity), time.monotonic()
 
-    def take(self) -> bool:
-        """Take one token; return False (refuse) when none is left."""
-        if self.empty():
-            return False
-        self.tokens -= 1
-        return True
+    def take(self, count: int) -> int:
+        """Take up to count tokens; return how many were taken (the rest are refused)."""
+        self.empty()
+        taken = min(count, int(self.tokens))
+        self.tokens -= taken
+        return taken
 
     def empty(self) -> bool:
         """Return whether no token is left now."""
@@ -450,11 +469,19 @@ class Gateway:
             text = f"payload of {len(data)} bytes is over the limit of {limit}"
             self.pending.append((participant, Rejection(WireReason.OVERSIZED, text)))
             return
-        for request in decode(data, content_type):
-            if isinstance(request, NewOrder | Cancel | Replace) and not bucket.take():
-                text = f"over {bucket.rate} orders a second"
-                request = Rejection(WireReason.RATE_LIMITED, text, request.id)
-            self.pending.append((participant, request))
+        requests = decode(data, content_type)
+        orders = [
+            r for r in requests if type(r) is NewOrder or type(r) is Cancel or type(r) is Replace
+        ]
+        allowed = bucket.take(len(orders))
+        if allowed < len(orders):  # the orders after the allowance are refused
+            over = set(map(id, orders[allowed:]))
+            text = f"over {bucket.rate} orders a second"
+            requests = [
+                Rejection(WireReason.RATE_LIMITED, text, r.id) if id(r) in over else r
+                for r in requests
+            ]
+        self.pending.extend([(participant, request) for request in requests])
         if len(self.pending) >= min(self.config.limits.queue, MAX_BATCH_ROWS):
             self._pause(True)  # the broker holds the rest until the batch has run
 
@@ -490,9 +517,28 @@ class Gateway:
         snapshots: list[tuple[int, int]] = []
         leaving: list[int] = []
         repeats: list[tuple[int, Request]] = []  # used ids: answered after the batch has run
+        instrument_of, assign, find = (
+            exchange.symbols.get,
+            self.client_ids.assign,
+            self.client_ids.find,
+        )
         for p, request in pending:
-            if type(request) is NewOrder or type(request) is Cancel or type(request) is Replace:
-                reason, row = self._row(p, request, now)
+            kind = type(request)
+            if kind is NewOrder or kind is Cancel or kind is Replace:
+                if kind is NewOrder:
+                    instrument = instrument_of(request.symbol)
+                    reason, number = (
+                        assign(p, request.id) if instrument is not None else (UNKNOWN_INSTRUMENT, 0)
+                    )
+                    row = (NEW, request.side, request.order_type, request.tif, p, instrument,
+                           number, request.price, request.quantity, now)  # fmt: skip
+                else:
+                    reason, number = find(p, request.id)
+                    row = (
+                        (REPLACE, 0, 0, 0, p, 0, number, request.price, request.quantity, now)
+                        if kind is Replace
+                        else (CANCEL, 0, 0, 0, p, 0, number, 0, 0, now)
+                    )
                 if not reason:
                     rows.append(row)
                     texts.append(request.id)
@@ -523,25 +569,6 @@ class Gateway:
             reports[p].append(self.snapshot(instrument))
         self._send_reports(reports)
 
-    def _row(self, p: int, request: NewOrder | Cancel | Replace, now: int) -> tuple[int, tuple]:
-        """Return a reason code (0: good) and the request's venue command row, as a tuple of
-        ORDER_DTYPE's fields (a batch's rows become one array at once)."""
-        if type(request) is NewOrder:
-            instrument = self.exchange.symbols.get(request.symbol)
-            if instrument is None:
-                return VenueReason.UNKNOWN_INSTRUMENT, ()
-            reason, number = self.client_ids.assign(p, request.id)
-            if reason:
-                return reason, ()
-            return 0, (NEW, request.side, request.order_type, request.tif, p, instrument, number,
-                       request.price, request.quantity, now)  # fmt: skip
-        reason, number = self.client_ids.find(p, request.id)
-        if reason:
-            return reason, ()
-        if isinstance(request, Replace):
-            return 0, (REPLACE, 0, 0, 0, p, 0, number, request.price, request.quantity, now)
-        return 0, (CANCEL, 0, 0, 0, p, 0, number, 0, 0, now)
-
     def _refusal(self, request: Request | Rejection, code: int) -> dict[str, Any]:
         return rejection_report(Rejection(code, code_text(code), getattr(request, "id", "")))
 
@@ -564,12 +591,14 @@ class Gateway:
         kinds: np.ndarray | None = None,
     ) -> None:
         """Turn venue events into participants' reports; keep each new order's first answer."""
-        text_of, symbols = self.client_ids.text, self.symbols
+        text_of, symbols, live = self.client_ids.text, self.symbols, self.live
         commands = kinds.tolist() if kinds is not None else None
-        for e in events.tolist():
-            (kind, side, _phase, reason, book, owner, contra, command, order_id, _contra_order,
-             price, quantity, leaves, contra_leaves, _ts, cid, contra_cid, fee,
-             contra_fee) = e  # fmt: skip
+        trades = self.trades
+        # a column's tolist is one C loop; the rows' tolist builds a tuple of 19 fields a row
+        for (kind, side, reason, book, owner, contra, command, order_id, price, quantity, leaves,
+             contra_leaves, cid, contra_cid, fee, contra_fee) in zip(
+            *(events[name].tolist() for name in EVENT_FIELDS), strict=True
+        ):  # fmt: skip
             if kind in SILENT:
                 continue
             text = (
@@ -577,19 +606,22 @@ class Gateway:
             )
             symbol = symbols[book] if 0 <= book < len(symbols) else ""
             if kind == TRADE:
-                self.trades += 1
-                for p, number, t, s, left, paid, role in (
-                    (owner, cid, text, side, leaves, fee, "taker"),
-                    (contra, contra_cid, text_of(contra, contra_cid), 1 - side, contra_leaves,
-                     contra_fee, "maker"),
-                ):  # fmt: skip
-                    if left == 0:
-                        self.live[p].discard(number)
-                    reports[p].append({
-                        "type": "fill", "id": t, "symbol": symbol, "side": SIDE_NAMES[s],
-                        "price": price, "qty": quantity, "leaves": left, "fee": paid,
-                        "role": role, "trade": self.trades,
-                    })  # fmt: skip
+                trades += 1
+                if leaves == 0:
+                    live[owner].discard(cid)
+                if contra_leaves == 0:
+                    live[contra].discard(contra_cid)
+                reports[owner].append({
+                    "type": "fill", "id": text, "symbol": symbol, "side": SIDE_NAMES[side],
+                    "price": price, "qty": quantity, "leaves": leaves, "fee": fee,
+                    "role": "taker", "trade": trades,
+                })  # fmt: skip
+                reports[contra].append({
+                    "type": "fill", "id": text_of(contra, contra_cid), "symbol": symbol,
+                    "side": SIDE_NAMES[1 - side], "price": price, "qty": quantity,
+                    "leaves": contra_leaves, "fee": contra_fee, "role": "maker", "trade": trades,
+                })  # fmt: skip
+                self.trades = trades
                 continue
             if kind in (ACCEPTED, QUEUED):
                 self.live[owner].add(cid)
