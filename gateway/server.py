@@ -270,7 +270,7 @@ class Gateway:
                         "not a gateway's journal"
                     )
                 self._register(rows, note["ids"], journal, record.offset)
-                self._events(exchange.last_events, reports, note["ids"], rows["kind"])
+                self._events(exchange.last_events, reports, note["ids"], rows)
                 published = note["published"]
             elif op["op"] in ("advance", "end_of_day"):
                 self._events(exchange.last_events, reports)
@@ -584,8 +584,7 @@ class Gateway:
         note = {"ids": texts, "published": self._published()}
         events = self.exchange.submit(rows, reuse=True, note=note)
         self.batches += 1
-        kinds = rows["kind"]
-        self._events(events, reports, texts, kinds)
+        self._events(events, reports, texts, rows)
         self._market_data(self.exchange.last_market_data)
 
     def _events(
@@ -593,11 +592,16 @@ class Gateway:
         events: np.ndarray,
         reports: dict[int, list[dict[str, Any]]],
         texts: list[str] | None = None,
-        kinds: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
-        """Turn venue events into participants' reports; keep each new order's first answer."""
+        """Turn venue events into participants' reports; keep each new order's first answer.
+        texts: the client order id strings of rows, the batch submitted (its events' commands)."""
         text_of, symbols, live = self.client_ids.text, self.symbols, self.live
-        commands = kinds.tolist() if kinds is not None else None
+        commands = numbers = senders = None
+        if rows is not None and texts:
+            commands, numbers, senders = (
+                rows[x].tolist() for x in ("kind", "client_order_id", "participant")
+            )
         trades = self.trades
         # a column's tolist is one C loop; the rows' tolist builds a tuple of 19 fields a row
         for (kind, side, reason, book, owner, contra, command, order_id, price, quantity, leaves,
@@ -606,9 +610,14 @@ class Gateway:
         ):  # fmt: skip
             if kind in SILENT:
                 continue
-            text = (
-                text_of(owner, cid) if cid else (texts[command] if texts and command >= 0 else "")
-            )
+            if numbers and command >= 0 and numbers[command] == cid and senders[command] == owner:
+                text = texts[command]  # the command's own order (the id map is large: slower)
+            else:
+                text = (
+                    text_of(owner, cid)
+                    if cid
+                    else (texts[command] if texts and command >= 0 else "")
+                )
             symbol = symbols[book] if 0 <= book < len(symbols) else ""
             if kind == TRADE:
                 trades += 1
