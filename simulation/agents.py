@@ -34,7 +34,7 @@ from instruments.convertible_lattice import value_lattice
 from instruments.preferred import value_preferred
 from instruments.terms import ConvertibleTerms, PreferredTerms, example_path, load_terms
 from instruments.valuation import Market
-from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce, copied
+from matching_engine.dtypes import OrderType, Side, TimeInForce, copied
 from simulation.agent import NEVER, Agent, InstrumentInfo, MarketView, Session, Top
 from simulation.fundamental import NS_PER_SECOND, Fundamental
 from simulation.kernels import (
@@ -53,7 +53,6 @@ from simulation.kernels import (
 )
 from simulation.records import joined
 
-TRADE, ACCEPTED, REPLACED = int(EventKind.TRADE), int(EventKind.ACCEPTED), int(EventKind.REPLACED)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
 PRICE_UNIT = 10_000  # price units per CNY
 

@@ -17,8 +17,8 @@ from numba import njit
 
 from exchange.dtypes import OrderCommand
 from matching_engine.dtypes import EventKind, OrderType, Side, TimeInForce
+from simulation.agent import NEVER
 
-NEVER = np.iinfo(np.int64).max
 NEW, CANCEL = int(OrderCommand.NEW), int(OrderCommand.CANCEL)
 LIMIT, DAY = int(OrderType.LIMIT), int(TimeInForce.DAY)
 BUY, SELL = int(Side.BUY), int(Side.SELL)
@@ -74,11 +74,20 @@ def _due(now, wakes):
 
 
 @njit(inline="always")
-def _take(uniforms, pos, count):
-    """Return the next `count` unused uniforms (the caller ensured there are enough)."""
-    start = pos[0]
+def _draws(now, wakes, uniforms, pos, per_member):
+    """Return the members due at now and, one row each, the next `per_member` unused uniforms
+    (the caller ensured there are enough)."""
+    members = _due(now, wakes)
+    start, count = pos[0], len(members) * per_member
     pos[0] = start + count
-    return uniforms[start : start + count]
+    return members, uniforms[start : start + count].reshape(len(members), per_member)
+
+
+@njit(inline="always")
+def _done(kind, leaves):
+    """Return whether an event says its order is done: filled in full, cancelled, expired or
+    refused (an acceptance or a replacement leaves it live)."""
+    return kind != ACCEPTED and kind != REPLACED and (leaves == 0 or kind != TRADE)
 
 
 @njit(inline="always")
@@ -132,8 +141,7 @@ def value_wake(
     its live order, updates its estimate of the value from a noisy observation of the
     fundamental `path`, and posts one limit order. Write the rows to `out` (twice the members),
     take VALUE_UNIFORMS uniforms a member due; return the rows written and the next wake."""
-    members = _due(now, wakes)
-    u = _take(uniforms, pos, len(members) * VALUE_UNIFORMS).reshape(len(members), VALUE_UNIFORMS)
+    members, u = _draws(now, wakes, uniforms, pos, VALUE_UNIFORMS)
     n_out = 0
     for j in range(len(members)):  # cancels first, in member order
         m = members[j]
@@ -191,9 +199,7 @@ def momentum_wake(
     records the mid and, once its long window is full, takes the touch on the side of the
     moving-average crossover. Write the rows to `out` (one a member), take MOMENTUM_UNIFORMS
     uniforms a member due; return the rows written and the next wake."""
-    members = _due(now, wakes)
-    u = _take(uniforms, pos, len(members) * MOMENTUM_UNIFORMS)
-    u = u.reshape(len(members), MOMENTUM_UNIFORMS)
+    members, u = _draws(now, wakes, uniforms, pos, MOMENTUM_UNIFORMS)
     n_out = 0
     for j in range(len(members)):
         m = members[j]
@@ -234,10 +240,8 @@ def forget_done(events, live, base):
     for e in range(len(events)):
         ev = events[e]
         kind = ev.kind
-        if kind in (ACCEPTED, REPLACED):
-            continue
         m = ev.owner - base
-        if 0 <= m < n and (ev.leaves == 0 or kind != TRADE) and live[m] == ev.client_order_id:
+        if 0 <= m < n and _done(kind, ev.leaves) and live[m] == ev.client_order_id:
             live[m] = 0
         if kind == TRADE:
             m = ev.contra_owner - base
@@ -254,8 +258,7 @@ def noise_wake(now, uniforms, pos, out, wakes, next_id, bid, ask, lot, base):
     day, takes the touch on a random side with an ABIDES-sized order (none without that
     touch). Write the rows to `out` (one a member), take NOISE_UNIFORMS uniforms a member due;
     return the rows written and the next wake."""
-    members = _due(now, wakes)
-    u = _take(uniforms, pos, len(members) * NOISE_UNIFORMS).reshape(len(members), NOISE_UNIFORMS)
+    members, u = _draws(now, wakes, uniforms, pos, NOISE_UNIFORMS)
     n_out = 0
     for j in range(len(members)):
         m = members[j]
@@ -291,8 +294,7 @@ def market_maker_wake(
     spread, sized by a share of the volume traded since its last wake, skewed against its
     inventory. Write the rows to `out` (2 x live.shape[1] a member), take MAKER_UNIFORMS
     uniforms a member due; return the rows written and the next wake."""
-    members = _due(now, wakes)
-    u = _take(uniforms, pos, len(members) * MAKER_UNIFORMS)
+    members, u = _draws(now, wakes, uniforms, pos, MAKER_UNIFORMS)
     levels = live.shape[1] // 2
     if bid > 0 and ask > 0:
         mid, observed = (bid + ask) / 2, float(ask - bid)
@@ -302,7 +304,7 @@ def market_maker_wake(
     n_out = 0
     for j in range(len(members)):
         m = members[j]
-        wakes[m] = _deferred(now + _wait(u[j], params[M_MEAN_WAKE]), close, starts, ends)
+        wakes[m] = _deferred(now + _wait(u[j, 0], params[M_MEAN_WAKE]), close, starts, ends)
         for q in range(live.shape[1]):
             if live[m, q] > 0:
                 _write(out[n_out], CANCEL, m + base, 0, 0, 0, live[m, q])
@@ -382,7 +384,7 @@ def follow_quotes(events, inventory, live, base):
         if 0 <= m < n:
             if trade:
                 inventory[m] += ev.quantity if ev.side == BUY else -ev.quantity
-            if kind not in (ACCEPTED, REPLACED) and (ev.leaves == 0 or not trade):
+            if _done(kind, ev.leaves):
                 _forget(live, m, ev.client_order_id)
         m = ev.contra_owner - base
         if trade and 0 <= m < n:  # the contra fields are set on trades only

@@ -279,7 +279,7 @@ def simulate(
         for agent in agents:
             agent.start_day(session)
         negotiation.start_day(session.close)
-        _run_day(loop, spans, number)
+        _run_day(loop, spans, session)
         statements = exchange.end_of_day()
         events = exchange.last_events
         if len(events):
@@ -422,15 +422,15 @@ class QuoteLog:
     """A day's quote samples: the grid times in trading spans, and per run of grid points that
     saw one state of the books, each instrument's quote; recorded at the day's end."""
 
-    def __init__(self, spans: tuple, step: int, instruments: int) -> None:
-        """The grid from the first span's start every `step` ns, inside spans that take orders."""
+    def __init__(self, session: Session, step: int, instruments: int) -> None:
+        """The grid from the day's first span's start every `step` ns, inside the spans that
+        take orders (Session.limit_spans)."""
         self.instruments = instruments
         self.read: tuple[int, list] = (-1, [])  # (View.version, each instrument's quote)
-        times = np.arange(spans[0].start, spans[-1].end, step, dtype=np.int64)
+        times = np.arange(session.spans[0].start, session.spans[-1].end, step, dtype=np.int64)
         inside = np.zeros(len(times), bool)
-        for x in spans:
-            if {"limit", "intent"} & set(x.orders):
-                inside |= (times >= x.start) & (times < x.end)
+        for x in session.limit_spans:
+            inside |= (times >= x.start) & (times < x.end)
         self.times = times[inside]
         self.grid = self.times.tolist()  # for bisect: cheaper than numpy on one value
         self.taken = 0  # grid points recorded so far
@@ -507,7 +507,7 @@ def _execute(
     return joined(parts, VENUE_EVENT_DTYPE), reasons
 
 
-def _run_day(loop: Loop, spans: tuple, number: int) -> None:
+def _run_day(loop: Loop, spans: tuple, session: Session) -> None:
     """Run one day's windows up to the last span's end.
 
     An agent's next_wake() changes only in start_day, wake and on_events, so it is read again
@@ -519,7 +519,7 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
     log = DayLog()
     pending: list[tuple[int, np.ndarray]] = []  # (arrival, rows) of commands on their way
     arrival = NEVER  # the earliest pending command's arrival
-    quotes = QuoteLog(spans, quote_step, len(exchange.listings))
+    quotes = QuoteLog(session, quote_step, len(exchange.listings))
     next_quote = quotes.next()
     span_i, span_ends = 0, [x.end for x in spans]
     phases = [x.core_phase for x in spans]
@@ -573,5 +573,5 @@ def _run_day(loop: Loop, spans: tuple, number: int) -> None:
         view.refresh(phases[span_i])
     counts["wakes"] += woken
     counts["late"] += sum(len(rows) for _, rows in pending)
-    quotes.record(number, tables)
-    log.record(number, loop.class_of, tables, counts)
+    quotes.record(session.day, tables)
+    log.record(session.day, loop.class_of, tables, counts)
