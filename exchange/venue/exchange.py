@@ -370,12 +370,11 @@ class Exchange:
 
     def _next_time(self) -> int | None:
         """Return the first phase boundary or halt end after the clock (None: none left)."""
-        i = bisect.bisect_right(self._boundaries, self.clock)
-        boundary = self._boundaries[i] if i < len(self._boundaries) else None
-        if not self._resumes:
-            return boundary
-        return min((t for t in (boundary, *self._resumes) if t is not None and t > self.clock),
-                   default=None)  # fmt: skip
+        later = [t for t in self._resumes if t > self.clock]
+        i = bisect.bisect_right(self._boundaries, self.clock)  # the boundaries are sorted
+        if i < len(self._boundaries):
+            later.append(self._boundaries[i])
+        return min(later, default=None)
 
     def _cross(self, ns: int) -> int | None:
         """Apply every halt end and phase boundary at or before ns, in time order; return the
