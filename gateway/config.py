@@ -21,6 +21,7 @@ participants. Units: cash in 1/10000 CNY, prices in price units, shares in share
     orders_per_second = 50000           # per participant; burst = 2 seconds' worth
     max_message_bytes = 262144
     queue = 20000                       # incoming messages held at most
+    reserve_orders = 262144             # orders the venue's tables hold before they grow
 
     [[instrument]]
     symbol = "AAA"
@@ -75,6 +76,9 @@ class Limits:
     max_message_bytes: int = MAX_MESSAGE_BYTES
     queue: int = 20_000
     snapshot_levels: int = 1000
+    reserve_orders: int = 1 << 18  # the venue's order tables are sized (and their pages
+    # written) for this many more orders at start-up, about 200 bytes each: past it a table
+    # doubles, a pause of milliseconds for the batch that crosses it
 
 
 @dataclass(frozen=True)

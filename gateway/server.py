@@ -87,10 +87,10 @@ REPORT_ITEMS = 1_000  # report items in one reports message (a batch's reports t
 # may take several: one message of them all could pass the broker's packet size limit)
 TRADE_PRINTS = 2_000  # trade prints in one trades message
 MAX_BATCH_WAIT_S = 0.002  # the longest a message waits for its batch to fill
-BATCH_GATHER_S = 0.001  # a batch gathers this long first: a batch's fixed cost, 0.5-1 ms, is
-# then shared by the orders of a millisecond, not paid by each single order
-BUSY_GAP_S = 0.004  # batches closer than this on average gather first; further apart, a message
-# waits for nobody (at 150 orders/s the gather made a batch of one order 1 ms late)
+# A batch does not wait on a timer (the loop's timers have a 1 ms grain): it takes what the loop
+# turns bring while each brings more, so it grows with the load by itself. A 1 ms gather (until
+# 2026-12-07) saved CPU at 2,000 orders/s but cost every order 1 ms: ack p99 3.9-4.4 ms with
+# it, 2.7-2.9 ms without (docs/performance.md, "Gateway").
 ALWAYS_READ_BYTES = 32  # a message this short (a bye, a snapshot request) is read over the rate
 TICK_S = 0.05  # session clock check
 FULL_COLLECTION_RARITY = 1_000  # the gc's third threshold (Python's default 10): what trading
@@ -192,7 +192,8 @@ class Gateway:
         self.ids = {name: i for i, name in enumerate(self.names)}
         self.symbols = [x.symbol for x in config.instruments]
         self.client_ids = ClientOrderIds()
-        self.outcomes: dict[tuple[int, str], dict[str, Any]] = {}  # first answer of each new order
+        # each new order's first answer, by participant and client order id number
+        self.outcomes: list[list[dict[str, Any] | None]] = [[None] for _ in self.names]
         self.live: list[set[int]] = [set() for _ in self.names]  # live client order ids
         self.trades = 0  # trade numbers in fill reports, 1, 2, ... over the journal's life
         self.unconfirmed: dict[int, Unconfirmed] = {}  # by batch number
@@ -204,6 +205,7 @@ class Gateway:
             self.exchange = self._recover(journal)
         else:
             self.exchange = self._open()
+        self.exchange.reserve(0, config.limits.reserve_orders)
         calendar = self.exchange.calendar
         day = datetime.date.fromisoformat(config.session.date) if config.session.date else None
         day = day or datetime.datetime.now(datetime.UTC).date()
@@ -378,17 +380,12 @@ class Gateway:
         )
 
     async def _batch(self) -> None:
-        """Run the micro-batches: once a loop turn brings no more messages (after gathering
-        BATCH_GATHER_S first while batches follow each other closely), when the batch is full,
-        or MAX_BATCH_WAIT_S after its first message; reading pauses while
+        """Run the micro-batches: once a loop turn brings no more messages, when the batch is
+        full, or MAX_BATCH_WAIT_S after its first message; reading pauses while
         MAX_PENDING_PUBLISHES publishes await their PUBACK."""
-        gap, last = 1.0, time.monotonic()  # seconds between batches (moving average), last start
         while True:
             await self.arrived.wait()
             first, seen = time.monotonic(), -1
-            gap, last = 0.8 * gap + 0.2 * (first - last), first
-            if gap < BUSY_GAP_S:
-                await asyncio.sleep(BATCH_GATHER_S)
             while (
                 seen != self.received
                 and len(self.pending) < MAX_BATCH_ROWS
@@ -564,7 +561,7 @@ class Gateway:
         if texts:
             self._submit(np.array(rows, ORDER_DTYPE), texts, reports)
         for p, request in repeats:  # a resend in its original's batch has its answer now
-            first = self.outcomes.get((p, request.id))
+            first = self.first_answer(p, request.id)
             reports[p].append(
                 {**first, "duplicate": True} if first else self._refusal(request, DUPLICATE)
             )
@@ -573,6 +570,13 @@ class Gateway:
         for p, instrument in snapshots:
             reports[p].append(self.snapshot(instrument))
         self._send_reports(reports)
+
+    def first_answer(self, participant: int, client_order_id: str) -> dict[str, Any] | None:
+        """Return the first answer (ack or reject) the venue gave a participant's new order
+        with this client order id, or None when no order ran with it."""
+        _, number = self.client_ids.find(participant, client_order_id)
+        answers = self.outcomes[participant]
+        return answers[number] if 0 < number < len(answers) else None
 
     def _refusal(self, request: Request | Rejection, code: int) -> dict[str, Any]:
         return rejection_report(Rejection(code, code_text(code), getattr(request, "id", "")))
@@ -655,7 +659,9 @@ class Gateway:
                           "qty": quantity, "code": reason, "reason": code_name(reason)}  # fmt: skip
             first = commands is not None and command >= 0 and commands[command] == NEW
             if first and kind in FIRST_ANSWERS:
-                self.outcomes[owner, text] = report
+                answers, number = self.outcomes[owner], cid or numbers[command]  # type: ignore[index]
+                answers.extend([None] * (number + 1 - len(answers)))
+                answers[number] = report
             reports[owner].append(report)
 
     def _leave(self, p: int, now: int, reports: dict[int, list[dict[str, Any]]]) -> None:

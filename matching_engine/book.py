@@ -40,7 +40,7 @@ from matching_engine.api import (
     Quote,
     RestingOrder,
 )
-from matching_engine.dtypes import COMMAND_DTYPE, EVENT_DTYPE, Phase, Side
+from matching_engine.dtypes import COMMAND_DTYPE, EVENT_DTYPE, Phase, Side, zeroed
 
 # bk columns
 LO, HI, TICK, N, LBASE, WBASE, NW, SBASE, NSW, BEST, BEST_ASK, PHASE, TIE, COUNT, COUNT_ASK = range(
@@ -1051,12 +1051,12 @@ class NumbaEngine:
         self._lv[:, HEAD] = self._lv[:, TAIL] = -1
         self._bits = np.zeros(words, np.uint64)
         cap = _pow2(min(max(capacity, 16), MAX_ORDERS))
-        self._o64 = np.zeros((cap, 2), np.int64)
-        self._o32 = np.zeros((cap, 5), np.int32)
+        self._o64 = zeroed((cap, 2), np.int64)
+        self._o32 = zeroed((cap, 5), np.int32)
         self._o32[:, NEXT] = np.arange(1, cap + 1)
         self._o32[-1, NEXT] = -1
-        self._keys = np.zeros(2 * cap, np.int64)
-        self._vals = np.zeros(2 * cap, np.int32)
+        self._keys = zeroed(2 * cap, np.int64)
+        self._vals = zeroed(2 * cap, np.int32)
         self._st = np.array([0, 64 - (2 * cap).bit_length() + 1, 0], np.int64)
         self._events = np.zeros(0, EVENT_DTYPE)
 
@@ -1086,12 +1086,15 @@ class NumbaEngine:
         self._o64 = np.concatenate([self._o64, np.zeros((cap, 2), np.int64)])
         self._o32 = np.concatenate([self._o32, np.zeros((cap, 5), np.int32)])
         self._o32[cap:, NEXT] = np.arange(cap + 1, 2 * cap + 1)
-        self._o32[-1, NEXT] = -1
+        self._o32[-1, NEXT] = self._st[FREE]  # the free slots left, if grown before it ran out
         self._st[FREE] = cap
-        self._keys = np.zeros(4 * cap, np.int64)
-        self._vals = np.zeros(4 * cap, np.int32)
+        self._keys = zeroed(4 * cap, np.int64)
+        self._vals = zeroed(4 * cap, np.int32)
         self._st[SHIFT] -= 1
-        _rehash(self._o64, self._o32, self._bk, self._lv, self._keys, self._vals, self._st[SHIFT])
+        if self._st[LIVE]:
+            _rehash(
+                self._o64, self._o32, self._bk, self._lv, self._keys, self._vals, self._st[SHIFT]
+            )
 
     def process(self, commands: np.ndarray, *, reuse: bool = False) -> np.ndarray:
         """Apply a batch of commands (COMMAND_DTYPE) in order and return their events.

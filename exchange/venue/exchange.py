@@ -52,7 +52,7 @@ from matching_engine.api import BookSpec
 from matching_engine.book import NO_PERCENTS, NumbaEngine
 from matching_engine.commands import batch as command_batch
 from matching_engine.commands import clear, set_phase, uncross
-from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak, copied
+from matching_engine.dtypes import COMMAND_DTYPE, EventKind, Phase, Side, TieBreak, copied, zeroed
 
 LOG = logging.getLogger(__name__)
 CALL = int(Phase.CALL)  # a plain int: an IntEnum in an array comparison is slow
@@ -557,16 +557,19 @@ class Exchange:
             self._record(record)
         return self._submit(batch, reuse)
 
-    def reserve(self, commands: int) -> None:
-        """Size and touch the buffers and the core's order slots for a batch of `commands`
-        commands now, not inside the next submit (growing storage and page faults on fresh
-        buffers cost more than the venue's work)."""
-        self.state.reserve_orders(commands)
+    def reserve(self, commands: int, orders: int = 0) -> None:
+        """Size and touch storage now, not inside a later submit (growing storage and page
+        faults on fresh buffers cost more than the venue's work): the buffers of a batch of
+        `commands` commands, and the order tables and the core's order slots for
+        max(commands, orders) more orders (a gateway reserves a day's orders at start-up, so
+        no order waits milliseconds for a table to double)."""
+        orders = max(commands, orders)
+        self.state.reserve_orders(orders)
         self.state.reserve_outputs(2 * commands, commands, 2 * commands)
-        while self.engine.capacity < self.engine.resting() + commands:
-            self.engine.grow()  # order slots for every order the batch may rest
+        while self.engine.capacity < self.engine.resting() + orders:
+            self.engine.grow()  # order slots for every order that may rest
         if len(self._cc) < commands:
-            self._cc = _touched(np.zeros(commands, COMMAND_DTYPE))
+            self._cc = zeroed(commands, COMMAND_DTYPE)
 
     def _submit(self, batch: np.ndarray, reuse: bool = False) -> np.ndarray:
         s = self.state
@@ -877,12 +880,6 @@ def _band(tick: int, reference: int, limits: tuple[int, int] | None) -> tuple[in
     """Return a book's price band for a day: its price limits, or [tick, BAND_MULTIPLE x the
     reference] where the day has none."""
     return limits or (tick, max(tick, BAND_MULTIPLE * reference // tick * tick))
-
-
-def _touched(array: np.ndarray) -> np.ndarray:
-    """Return the array after writing every page of it."""
-    array.fill(0)
-    return array
 
 
 def _plain(fields: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from exchange.fees.schedule import FeeSchedule
 from exchange.rules.boards import PARTICIPANT_KINDS, Board, ClassRules
 from exchange.rules.order_entry import check_eligibility
 from exchange.venue import kernel as k
-from matching_engine.dtypes import EVENT_DTYPE
+from matching_engine.dtypes import EVENT_DTYPE, zeroed
 
 KIND_INDEX = {kind: i for i, kind in enumerate(PARTICIPANT_KINDS)}
 SIDES = {"buy": 0, "sell": 1, "both": 2}
@@ -145,8 +145,9 @@ class VenueState:
             size = len(self.ht)
             while 2 * (self.g[k.G_HT_USED] + count) > size:
                 size *= 2
-            self.ht = np.zeros((size, 3), np.int64)
-            k.ht_insert_all(self.ht, used)
+            self.ht = zeroed((size, 3), np.int64)
+            if len(used):
+                k.ht_insert_all(self.ht, used)
 
     def reserve_outputs(self, events: int, fees: int, market_data: int) -> None:
         """Make the output buffers hold at least these many rows (written through once)."""

@@ -27,6 +27,7 @@ a 2-core machine the bots and the broker compete with the gateway).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import multiprocessing
 import os
@@ -120,7 +121,8 @@ class LoadBot:
         self.answered = self.rejected = 0
         self.acked: list[int] = []
         self.ack_times: list[float] = []
-        self.fills: list[tuple[int, int]] = []  # (trade number, client order id)
+        self.fills: list[int] = []  # the trade numbers of its fill reports (ints: no tuple a
+        # fill for the garbage collector to walk)
         self.last_answer = self.start = 0.0
         self.sent = 0
         self.scheduled: list[float] = []  # the latency mode's send times, by order number - 1
@@ -179,7 +181,7 @@ class LoadBot:
             elif kind == "reject":
                 self.rejected += 1
             elif kind == "fill":
-                self.fills.append((item["trade"], int(item["id"])))
+                self.fills.append(item["trade"])
                 continue
             else:
                 continue
@@ -238,7 +240,7 @@ class LoadBot:
             latencies = (np.array(self.ack_times) - sent_at[np.array(self.acked, int) - 1]) * 1e3
         return {
             "sent": self.sent, "answered": self.answered, "rejected": self.rejected,
-            "acked": np.array(self.acked, np.int64), "fills": self.fills,
+            "acked": np.array(self.acked, np.int64), "fills": np.array(self.fills, np.int64),
             "latencies_ms": np.asarray(latencies, float), "start": self.start,
             "last_answer": self.last_answer,
         }  # fmt: skip
@@ -248,6 +250,7 @@ def bot_process(spec: BotSpec, ready: Any, go: Any, results: Any) -> None:
     """Run one load bot in its own process: connect, say ready, wait for the start, send, say
     done, and stay connected until every bot is done (its resting orders may still trade)."""
     bot = LoadBot(spec)
+    gc.freeze()  # what start-up made is never garbage: collections walk only what runs makes
     ready.put(spec.username)
     bot.run(bot.wait(go))
     ready.put(spec.username)
@@ -397,7 +400,7 @@ class Bench:
                 side = Side.BUY if buyer else Side.SELL
                 if row is None or (row[1], row[7], row[8]) != (side, want["price"], want["qty"]):
                     lost += 1
-            sides.update((trade, p) for trade, _ in seen["fills"])
+            sides.update((trade, p) for trade in seen["fills"].tolist())
         trades = {trade for trade, _ in sides}
         reports = Counter(trade for trade, _ in sides.elements())
         answered = sum(seen["answered"] for seen in outcome.values())

@@ -20,7 +20,7 @@ from venue_helpers import CNY
 from exchange.dtypes import MarketDataKind
 from exchange.fees.schedule import fill_fees, load_schedule
 from exchange.mechanisms.registry import MECHANISMS, MechanismNotAvailable
-from exchange.orders import cancel, order
+from exchange.orders import batch, cancel, order
 from exchange.reasons import VenueReason
 from exchange.venue.exchange import Listing
 from instruments.lifecycle import Conversion, Payment, SharesDistributed
@@ -88,6 +88,22 @@ def test_cancel_releases_the_reservation(star):
     assert kinds(events) == ["CANCELLED"]
     assert events[0]["client_order_id"] == 7
     assert star.account(0)["reserved"] == 0
+
+
+def test_order_tables_reserved_for_a_day_do_not_grow_within_it():
+    exchange = make_exchange(cash=10**9 * CNY)
+    exchange.open_day(MONDAY)
+    orders = 20_000  # more than the default capacity (2**14): without the reservation, growth
+    exchange.reserve(0, orders=orders)
+    tables = (exchange.state.ords, exchange.state.held, exchange.state.ht,
+              *exchange.engine.arrays())  # fmt: skip
+    t = at(exchange, "09:31")
+    rows = [order(i % 2, 0, BUY, PRICE - 100 * (i % 50), 200, i + 1, t) for i in range(orders)]
+    events = exchange.submit(batch(*rows))
+    assert (events["kind"] == EventKind.ACCEPTED).sum() == orders  # all resting
+    after = (exchange.state.ords, exchange.state.held, exchange.state.ht,
+             *exchange.engine.arrays())  # fmt: skip
+    assert [x is y for x, y in zip(tables, after, strict=True)] == [True] * len(tables)
 
 
 def test_ioc_remainder_and_expiry_at_the_close_release_reservations(star):
