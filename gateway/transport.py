@@ -176,10 +176,12 @@ class Connection:
         client = self.client
         self.in_read, start = True, self.messages
         try:
-            for _ in range(self.per_turn):
+            read = 0
+            while read < self.per_turn:  # per_turn may drop while reading (a flood detected)
                 before = self.messages
                 if client.loop_read() or self.messages == before or not self.reading:
                     break
+                read += 1
             self.in_read = False
             if self.write_due:  # the PUBACKs of what was read: now, corked if several
                 self.write_due = False
