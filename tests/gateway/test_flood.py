@@ -156,9 +156,10 @@ def test_a_flooding_participant_does_not_slow_the_others(own_broker, tmp_path):
         config.read_text().replace("\n[broker]", '\ndurability = "flush"\n[broker]', 1)
     )
     gateway = start_gateway(config, own_broker)
-    flooder = script(FLOODER, own_broker, ["noise1"], FLOOD_S, FLOOD_RATE)
-    others = script(OTHERS, own_broker, NAMES, ORDERS, GAP_S)
+    scripts: list[subprocess.Popen] = []
     try:
+        scripts.append(flooder := script(FLOODER, own_broker, ["noise1"], FLOOD_S, FLOOD_RATE))
+        scripts.append(others := script(OTHERS, own_broker, NAMES, ORDERS, GAP_S))
         assert others.stdout.readline().strip() == "ready"
         phases = {"quiet": json.loads(tell(others, "quiet"))}
         assert tell(flooder, "go") == "flooding"
@@ -167,8 +168,8 @@ def test_a_flooding_participant_does_not_slow_the_others(own_broker, tmp_path):
         tell(others, "end")
         out, _ = flooder.communicate(timeout=FLOOD_S + 30)
     finally:
-        flooder.kill()
-        others.kill()
+        for process in scripts:
+            process.kill()
         stop_gateway(gateway)
     flood = json.loads(out.splitlines()[-1])
     quiet = [ms for ms, _ in phases["quiet"].values()]
