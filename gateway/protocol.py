@@ -89,7 +89,11 @@ def code_text(code: int) -> str:
     return WIRE_TEXT.get(code) or reason_text(code)
 
 
-@dataclass(frozen=True, slots=True)
+# Requests and rejections: slotted dataclasses, not frozen (a frozen one takes 1.5 us to make
+# here, this 0.3 us, and the gateway makes one an order); nothing changes them once made.
+
+
+@dataclass(slots=True)
 class NewOrder:
     """A new order: client order id, symbol, side, limit (protection) price, quantity."""
 
@@ -102,14 +106,14 @@ class NewOrder:
     tif: int = TimeInForce.DAY
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cancel:
     """Cancel the participant's live order with this client order id."""
 
     id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Replace:
     """Give the live order with this client order id a new price and open quantity."""
 
@@ -118,19 +122,19 @@ class Replace:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SnapshotRequest:
     """Ask for a level-2 snapshot of a symbol (answered on the participant's reports topic)."""
 
     symbol: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bye:
     """The participant leaves (also its last will): cancel-on-disconnect applies."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rejection:
     """A refused message or batch item: reason code, text, and the client order id if known."""
 
