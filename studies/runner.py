@@ -2,14 +2,17 @@
 
 One code path for both: a task runs a few (scenario, seed) pairs with `execute` and returns
 their records and metrics; the caller writes each run's folder (`runs/<scenario>/seed-<n>/`: the
-Parquet tables, then `done.json` with the scenario's hash, the records' digest and the metrics).
-A run whose folder has a `done.json` for the same scenario hash is not run again. A run that
-raises is reported with its error; the others complete.
+Parquet tables, then `done.json` with the scenario's hash, the model's hash, the records' digest
+and the metrics). A run whose folder has a `done.json` for the same scenario and model hashes is
+not run again: runs made by other code (an upgrade, an edit of the simulator) are made again,
+not reused. A run that raises is reported with its error; the others complete.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -28,6 +31,8 @@ from studies.metrics import run_metrics
 from studies.parquet import write_records
 
 DONE = "done.json"
+MODEL_PACKAGES = ("matching_engine", "exchange", "instruments", "simulation", "studies.metrics")
+# what a run's records and metrics come from: their source and data files make the model hash
 TASKS_PER_WORKER = 4  # Dask tasks per worker thread: balance against the ~1.5 ms a task costs
 
 Simulator = Callable[[str, int], RunRecords]  # (scenario TOML text, seed) -> the run's records
@@ -114,12 +119,29 @@ def run_folder(out: Path, scenario: str, seed: int) -> Path:
     return out / "runs" / scenario / f"seed-{seed:04d}"
 
 
+@functools.cache
+def model_digest() -> str:
+    """Return the sha256 of the source and data files of MODEL_PACKAGES (as installed)."""
+    sha = hashlib.sha256()
+    for name in MODEL_PACKAGES:
+        module = Path(importlib.import_module(name).__file__ or "")
+        files = sorted(
+            path
+            for path in (module.parent.rglob("*") if module.name == "__init__.py" else [module])
+            if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts
+        )
+        for path in files:
+            sha.update(f"{name}/{path.relative_to(module.parent).as_posix()}\n".encode())
+            sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
 def _finished(out: Path, spec: ScenarioSpec, seed: int) -> RunOutcome | None:
     marker = run_folder(out, spec.name, seed) / DONE
     if not marker.exists():
         return None
     done = json.loads(marker.read_text())
-    if done.get("scenario_sha256") != spec.digest:
+    if (done.get("scenario_sha256"), done.get("model_sha256")) != (spec.digest, model_digest()):
         return None
     return RunOutcome(
         spec.name,
@@ -138,6 +160,7 @@ def _store(out: Path, spec: ScenarioSpec, outcome: RunOutcome) -> None:
         "scenario": outcome.scenario,
         "seed": outcome.seed,
         "scenario_sha256": spec.digest,
+        "model_sha256": model_digest(),
         "digest": outcome.digest,
         "wall_s": outcome.wall_s,
         "metrics": outcome.metrics,

@@ -4,6 +4,7 @@ are reported while the rest complete; finished runs are not run again; Parquet l
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,9 @@ import pytest
 from distributed import LocalCluster
 from synthetic_records import simulate_synthetic
 
+from studies import runner
 from studies.parquet import read_records
-from studies.runner import DONE, ScenarioSpec, run_folder, run_study
+from studies.runner import DONE, ScenarioSpec, model_digest, run_folder, run_study
 
 SPECS = [ScenarioSpec("alpha", "name = 'alpha'\n"), ScenarioSpec("beta", "name = 'beta'\n")]
 
@@ -93,3 +95,31 @@ def test_parquet_loads_in_pandas_and_polars(tmp_path):
     quotes = pl.read_parquet(folder / "quotes.parquet")
     assert quotes.height == len(simulate_synthetic("", 0).quotes)
     assert quotes["bid"].dtype == pl.Int64
+
+
+def test_runs_made_by_other_code_are_run_again(tmp_path):
+    run_study(SPECS[:1], range(2), tmp_path, workers=1, simulator=simulate_synthetic, progress=None)
+    marker = run_folder(tmp_path, "alpha", 1) / DONE
+    done = json.loads(marker.read_text())
+    assert done["model_sha256"] == model_digest()
+    marker.write_text(json.dumps({**done, "model_sha256": "0" * 64}))  # another version's run
+    again = run_study(
+        SPECS[:1], range(2), tmp_path, workers=1, simulator=simulate_synthetic, progress=None
+    )
+    assert [o.resumed for o in again] == [True, False]
+    assert json.loads(marker.read_text())["model_sha256"] == model_digest()
+
+
+def test_the_model_hash_follows_the_simulator_source(tmp_path, monkeypatch, request):
+    request.addfinalizer(model_digest.cache_clear)  # the next test hashes the real packages
+    package = tmp_path / "toy_model"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "agents.py").write_text("SPREAD = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(runner, "MODEL_PACKAGES", ("toy_model",))
+    model_digest.cache_clear()
+    before = model_digest()
+    (package / "agents.py").write_text("SPREAD = 2\n")
+    model_digest.cache_clear()
+    assert model_digest() != before
