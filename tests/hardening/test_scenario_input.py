@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_toml_input import integers, mutate
 
@@ -33,13 +33,17 @@ def check(data: bytes, tmp_path: Path) -> None:
             assert " line " in message or "end of document" in message, message
 
 
+@pytest.mark.parametrize("examples", [40, pytest.param(250, marks=pytest.mark.soak)])
 @pytest.mark.parametrize("shipped", SHIPPED, ids=lambda p: p.stem)
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(data=st.data())
-def test_a_mangled_scenario_errs_in_one_line_or_loads(shipped, tmp_path, data):
-    check(mutate(shipped.read_bytes(), data.draw), tmp_path)
+def test_a_mangled_scenario_errs_in_one_line_or_loads(shipped, examples, tmp_path):
+    original = shipped.read_bytes()
+
+    @settings(max_examples=examples, deadline=None)
+    @given(data=st.data())
+    def mangled(data: st.DataObject) -> None:
+        check(mutate(original, data.draw), tmp_path)
+
+    mangled()
 
 
 def test_a_file_that_is_not_utf8_is_a_scenario_error(tmp_path):
@@ -57,13 +61,3 @@ def test_a_broken_line_is_named(tmp_path):
     path.write_bytes(data[: first.start(1)] + b"1e400e" + data[first.end(1) :])
     with pytest.raises(ScenarioError, match=rf"^{path}: not TOML: .*line {line}"):
         load_scenario(path)
-
-
-@pytest.mark.soak
-@pytest.mark.parametrize("shipped", SHIPPED, ids=lambda p: p.stem)
-@settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(data=st.data())
-def test_soak_mangled_scenarios(shipped, tmp_path, data):
-    check(mutate(shipped.read_bytes(), data.draw), tmp_path)

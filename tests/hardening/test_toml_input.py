@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange.fees import listing_costs, schedule
@@ -112,14 +112,17 @@ def test_the_shipped_file_loads(kind, tmp_path):
     check(kind, READERS[kind][0].read_bytes(), tmp_path)
 
 
+@pytest.mark.parametrize("examples", [40, pytest.param(500, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("kind", list(READERS))
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(data=st.data())
-def test_a_mangled_file_errs_in_one_line_or_loads_within_bounds(kind, tmp_path, data):
+def test_a_mangled_file_errs_in_one_line_or_loads_within_bounds(kind, examples, tmp_path):
     original = READERS[kind][0].read_bytes()
-    check(kind, mutate(original, data.draw), tmp_path)
+
+    @settings(max_examples=examples, deadline=None)
+    @given(data=st.data())
+    def mangled(data: st.DataObject) -> None:
+        check(kind, mutate(original, data.draw), tmp_path)
+
+    mangled()
 
 
 @pytest.mark.parametrize(
@@ -143,16 +146,6 @@ def test_a_huge_or_non_finite_number_names_file_line_and_field(
         reader(path)
     assert str(raised.value).startswith(f"{path} line {line}: ")
     assert message in str(raised.value)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", list(READERS))
-@settings(
-    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(data=st.data())
-def test_soak_mangled_files(kind, tmp_path, data):
-    check(kind, mutate(READERS[kind][0].read_bytes(), data.draw), tmp_path)
 
 
 @pytest.mark.parametrize(
