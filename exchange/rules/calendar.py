@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exchange import schema
 from exchange.rules.boards import seconds_of_day
@@ -41,7 +41,10 @@ class CalendarFile:
     years: Mapping[str, Year]
 
     def __post_init__(self) -> None:
-        ZoneInfo(self.timezone)
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):  # not found (a KeyError), or not a key
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
         for key, year in self.years.items():
             for day in year.closed:
                 if str(day.year) != key or day.weekday() >= 5:

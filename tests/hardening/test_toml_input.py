@@ -159,3 +159,14 @@ def test_an_unknown_preset_a_board_names_is_placed_in_its_file(tmp_path, line, w
     with pytest.raises(SchemaError) as error:
         boards.load_board(path)
     assert str(error.value).startswith(f"{path} {where}")
+
+
+@pytest.mark.parametrize("zone", [" Asia/Shanghai", "Mars/Olympus", "../etc/passwd", ""])
+def test_a_time_zone_that_is_not_one_is_a_schema_error(zone, tmp_path):
+    source = READERS["calendar"][0]
+    path = tmp_path / source.name
+    text = source.read_text()
+    assert text.count('timezone = "Asia/Shanghai"') == 1
+    path.write_text(text.replace('timezone = "Asia/Shanghai"', f'timezone = "{zone}"'))
+    with pytest.raises(SchemaError, match=rf"^{path}.*{zone!r} is not an IANA time zone"):
+        TradingCalendar.load(path)
