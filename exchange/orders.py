@@ -15,6 +15,17 @@ from matching_engine.reasons import Reason
 CLIENT_ORDER_ID_CHARACTERS = 32  # the wire's longest client order id
 
 
+def is_client_order_id(value: object) -> bool:
+    """Return whether value is a client order id: a string of 1 to CLIENT_ORDER_ID_CHARACTERS
+    printable ASCII characters."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= CLIENT_ORDER_ID_CHARACTERS
+        and value.isascii()
+        and value.isprintable()
+    )
+
+
 class ClientOrderIds:
     """The wire's client order ids (1 to 32 printable ASCII characters, unique per participant)
     as the venue's int64 ids, for the gateway or a simulator at the edge of the Exchange.
@@ -34,8 +45,7 @@ class ClientOrderIds:
         """Return (reason, id) for a new order's client order id: (0, a fresh id > 0), or
         INVALID_CLIENT_ORDER_ID (empty, too long, not printable ASCII) or
         DUPLICATE_CLIENT_ORDER_ID (the participant used it before) with id 0."""
-        valid = text.isascii() and text.isprintable()
-        if not valid or not 0 < len(text) <= CLIENT_ORDER_ID_CHARACTERS:
+        if not is_client_order_id(text):
             return VenueReason.INVALID_CLIENT_ORDER_ID, 0
         ids = self._ids[participant]
         if text in ids:

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from exchange.orders import CLIENT_ORDER_ID_CHARACTERS
+from exchange.orders import CLIENT_ORDER_ID_CHARACTERS, is_client_order_id
 from exchange.reasons import VenueReason, reason_name, reason_text
 from matching_engine.dtypes import OrderType, Side, TimeInForce
 
@@ -39,6 +39,7 @@ MAX_BATCH = 1000  # requests in one `batch` message
 MAX_MESSAGE_BYTES = 256 * 1024  # default payload limit (a gateway setting may lower it)
 MAX_PRICE = 10**12  # price units (CNY 100,000,000): anything above is refused
 MAX_QUANTITY = 10**12  # shares (bonds)
+MAX_SYMBOL = 32  # characters of a symbol
 
 SIDES = {"buy": Side.BUY, "sell": Side.SELL}
 ORDER_TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET, "fixed_price": 2}
@@ -217,12 +218,9 @@ def _batch(body: dict[Any, Any]) -> list[Request | Rejection]:
                 get("qty"),
             )
             if (
-                type(cid) is str
-                and 0 < len(cid) <= CLIENT_ORDER_ID_CHARACTERS
-                and cid.isascii()
-                and cid.isprintable()
+                is_client_order_id(cid)
                 and type(symbol) is str
-                and 0 < len(symbol) <= 32
+                and 0 < len(symbol) <= MAX_SYMBOL
                 and type(side) is str
                 and side in _SIDE_NUMBERS
                 and type(price) is int
@@ -291,14 +289,13 @@ def _field(name: str, value: Any, check: Any) -> Any:
         if not isinstance(value, str):
             raise _Refused(WireReason.WRONG_FIELD_TYPE, f"{name} must be a string")
         if check == "id":
-            printable = value.isascii() and value.isprintable()
-            if not printable or not 0 < len(value) <= CLIENT_ORDER_ID_CHARACTERS:
+            if not is_client_order_id(value):
                 raise _Refused(
                     VenueReason.INVALID_CLIENT_ORDER_ID,
                     f"id must be 1 to {CLIENT_ORDER_ID_CHARACTERS} printable ASCII characters",
                 )
-        elif not 0 < len(value) <= 32:
-            raise _Refused(WireReason.INVALID_VALUE, "symbol must be 1 to 32 characters")
+        elif not 0 < len(value) <= MAX_SYMBOL:
+            raise _Refused(WireReason.INVALID_VALUE, f"symbol must be 1 to {MAX_SYMBOL} characters")
         return value
     if type(value) is not int:  # bool, float (NaN, inf), str: not an integer
         raise _Refused(
@@ -313,8 +310,7 @@ def _field(name: str, value: Any, check: Any) -> Any:
 def _client_id(body: Any) -> str:
     """Return the message's client order id for the reject, when it is a valid one."""
     value = body.get("id") if isinstance(body, dict) else None
-    ok = isinstance(value, str) and 0 < len(value) <= CLIENT_ORDER_ID_CHARACTERS
-    return value if ok and value.isascii() and value.isprintable() else ""
+    return value if is_client_order_id(value) else ""
 
 
 def _show(value: Any) -> str:

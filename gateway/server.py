@@ -642,7 +642,7 @@ class Gateway:
                 self.trades = trades
                 continue
             if kind in (ACCEPTED, QUEUED):
-                self.live[owner].add(cid)
+                live[owner].add(cid)
                 report = {
                     "type": "ack", "id": text, "order_id": order_id, "symbol": symbol,
                     "side": SIDE_NAMES[side], "price": price, "qty": quantity,
@@ -654,7 +654,7 @@ class Gateway:
             elif kind == REJECTED:
                 report = rejection_report(Rejection(reason, code_text(reason), text))
             else:  # CANCELLED, EXPIRED
-                self.live[owner].discard(cid)
+                live[owner].discard(cid)
                 report = {"type": "cancelled", "id": text, "order_id": order_id, "symbol": symbol,
                           "qty": quantity, "code": reason, "reason": code_name(reason)}  # fmt: skip
             first = commands is not None and command >= 0 and commands[command] == NEW

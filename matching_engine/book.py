@@ -1109,8 +1109,7 @@ class NumbaEngine:
         size = 2 * len(commands) + 64
         if reuse:
             if len(self._events) < size:
-                self._events = np.zeros(size, EVENT_DTYPE)
-                self._events.fill(0)  # touch every page now, not inside the timed kernel
+                self._events = zeroed(size, EVENT_DTYPE)  # not faulted inside the timed kernel
             ev = self._events
         else:
             ev = np.empty(size, EVENT_DTYPE)
