@@ -192,6 +192,11 @@ class NoiseTraders(Population):
 
     agent_class = "noise"
 
+    def __init__(self, participants, latency_ns, seed, params):
+        """Noise traders with no wake yet."""
+        super().__init__(participants, latency_ns, seed, params)
+        self.out = np.zeros(self.n, ORDER_DTYPE)  # the kernel's rows
+
     def start_day(self, session: Session) -> None:
         """Draw each member's one wake of the day."""
         self.session = session
@@ -203,11 +208,6 @@ class NoiseTraders(Population):
         lo, hi = local(self.params["from"]), local(self.params["until"])
         times = self.rng.integers(lo, max(lo + 1, hi), self.n)
         self.wakes = self._defer(np.maximum(times, session.open))
-
-    def __init__(self, participants, latency_ns, seed, params):
-        """Noise traders with no wake yet."""
-        super().__init__(participants, latency_ns, seed, params)
-        self.out = np.zeros(self.n, ORDER_DTYPE)  # the kernel's rows
 
     def wake(self, now: int, market: MarketView) -> np.ndarray:
         """Place one marketable limit order per member due (kernels.noise_wake)."""
